@@ -1,0 +1,1 @@
+"""gradverify (being assembled)."""

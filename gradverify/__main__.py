@@ -1,0 +1,5 @@
+"""``python -m gradverify``: the same command as ``gradverify``."""
+
+from .cli import main
+
+raise SystemExit(main())

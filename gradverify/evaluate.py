@@ -1,0 +1,304 @@
+"""Counted, batched and guarded calls of the user's function.
+
+An :class:`Evaluator` owns one flat work buffer whose views are the
+parameters handed to ``f`` (see :meth:`ParamSpec.views`).  A coordinate sweep
+writes ``x[i] + h`` into the buffer, calls ``f`` and writes ``x[i]`` back, so
+no copy of ``x`` is made per coordinate.  Everything that can go wrong with a
+user's function is caught here and turned into one clear error: NaN or inf,
+a wrong output shape, a function that modifies its input, a function that is
+not deterministic, a function that drops or refuses complex input.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Callable
+
+import numpy as np
+
+from .errors import InputMutated, InvalidArgument, NonDeterministicFunction, NonFiniteValue, NotComplexSafe
+from .params import ParamSpec
+
+__all__ = ["Evaluator", "DEFAULT_MEMORY_BUDGET"]
+
+#: Bytes a vectorized call may use for its stack of points.
+DEFAULT_MEMORY_BUDGET = 64 * 2**20
+
+_ComplexWarning = getattr(np.exceptions, "ComplexWarning", None) if hasattr(np, "exceptions") else None
+if _ComplexWarning is None:  # numpy < 1.25
+    _ComplexWarning = np.ComplexWarning  # type: ignore[attr-defined]
+
+
+class Evaluator:
+    """Calls ``f`` at ``x`` and at perturbations of it, counting every call.
+
+    Parameters
+    ----------
+    f : callable
+        The user's function of the parameters.
+    spec : ParamSpec
+        The structure of the parameters.
+    x : ndarray
+        The base point, flat, in the working dtype (not modified).
+    complex_step : bool
+        Work in the complex dtype matching ``x`` (for complex-step).
+    vectorized : bool
+        ``f`` takes a stack of points (leading axis) and returns one value each.
+    scalar : bool
+        ``f`` must return a scalar (``check_grad``); otherwise any fixed shape.
+    name : str
+        How to call ``f`` in messages.
+    """
+
+    def __init__(
+        self,
+        f: Callable[[Any], Any],
+        spec: ParamSpec,
+        x: np.ndarray,
+        *,
+        complex_step: bool = False,
+        vectorized: bool = False,
+        scalar: bool = True,
+        name: str = "f",
+        memory_budget: int = DEFAULT_MEMORY_BUDGET,
+        counter: list | None = None,
+    ) -> None:
+        self.f = f
+        self.spec = spec
+        self.base = x
+        self.complex_step = complex_step
+        self.vectorized = vectorized
+        self.scalar = scalar
+        self.name = name
+        self.memory_budget = memory_budget
+        # A shared one-element list, so real and complex evaluators of one
+        # check add up to one count.
+        self._counter = counter if counter is not None else [0]
+        work_dtype = np.result_type(x.dtype, np.complex64) if complex_step else x.dtype
+        self.dtype = np.dtype(work_dtype)
+        self._buffer = x.astype(self.dtype, copy=True)
+        self._tree = spec.views(self._buffer)
+        self._leaves = self._leaf_ids(self._tree)
+        self.out_shape: tuple | None = None
+        self.out_dtype: np.dtype | None = None
+
+    # -- bookkeeping ---------------------------------------------------------------
+    @property
+    def calls(self) -> int:
+        """Calls of ``f`` made so far (a vectorized call of k points counts k)."""
+        return self._counter[0]
+
+    @property
+    def out_size(self) -> int:
+        return int(np.prod(self.out_shape)) if self.out_shape is not None else 1
+
+    def _leaf_ids(self, tree: Any) -> list:
+        if self.spec.kind == "array":
+            return [id(tree)]
+        items = tree.values() if isinstance(tree, dict) else tree
+        return [id(leaf) for leaf in items]
+
+    # -- single calls ------------------------------------------------------------------
+    def at(self, point: np.ndarray, *, what: str = "the point") -> np.ndarray:
+        """``f`` at a flat ``point``: a flat 1-D array of the outputs."""
+        if self.vectorized:
+            return self._batch(point[None, :], what=lambda r: what)[0]
+        self._buffer[...] = point
+        value = self._call(self._tree)
+        out = self._validate(value, what=what)
+        self._check_untouched(point, what)
+        return out
+
+    def base_value(self) -> np.ndarray:
+        """``f(x)``, evaluated twice to make sure ``f`` is deterministic."""
+        first = self.at(self.base, what="x")
+        second = self.at(self.base, what="x")
+        if not np.array_equal(first, second):
+            diff = np.max(np.abs(first - second))
+            raise NonDeterministicFunction(
+                f"{self.name} returned two different values at the same point x "
+                f"(they differ by {diff:.3g}): it is not deterministic. Randomness such as dropout, "
+                "data sampling or noise injection must be seeded inside the function (or turned off) "
+                "before its derivative can be checked."
+            )
+        return first
+
+    # -- coordinate sweeps ----------------------------------------------------------------
+    def shifted(self, index: np.ndarray, step: np.ndarray, *, sign_label: str = "+") -> np.ndarray:
+        """``f(x + step[k] * e_index[k])`` for each k: shape ``(len(index), out_size)``.
+
+        ``step`` is real (a real shift) or, for complex-step, the imaginary step.
+        """
+        index = np.asarray(index, dtype=np.int64)
+        count = len(index)
+        out_dtype = np.complex128 if self.complex_step else np.float64
+        out = np.empty((count, self.out_size), dtype=out_dtype)
+        if count == 0:
+            return out
+        shifted_values = self.base[index].astype(self.dtype) + (1j * step if self.complex_step else step).astype(self.dtype)
+
+        def label(k: int) -> str:
+            unit = "i*" if self.complex_step else ""
+            return f"x + {unit}h*e[{self.spec.describe(int(index[k]))}] with h={float(np.abs(step[k])):.3g}" if sign_label == "+" else f"x - h*e[{self.spec.describe(int(index[k]))}]"
+
+        if self.vectorized:
+            rows = max(1, self.memory_budget // max(1, self.spec.size * self.dtype.itemsize))
+            for start in range(0, count, rows):
+                stop = min(count, start + rows)
+                stack = np.broadcast_to(self.base.astype(self.dtype), (stop - start, self.spec.size)).copy()
+                stack[np.arange(stop - start), index[start:stop]] = shifted_values[start:stop]
+                out[start:stop] = self._batch(stack, what=lambda r, s=start: label(s + r))
+            return out
+
+        buffer, tree, f, base = self._buffer, self._tree, self.f, self.base
+        buffer[...] = base
+        # The hot loop: one write, one call, one restore per coordinate.  Output
+        # validation is hoisted out (done on the first call and on the whole
+        # block afterwards).
+        first = True
+        with self._complex_guard():
+            for k in range(count):
+                i = index[k]
+                buffer[i] = shifted_values[k]
+                try:
+                    value = f(tree)
+                except _ComplexWarning:
+                    raise
+                except Exception as exc:
+                    if self.complex_step:
+                        raise self._refused_complex(exc) from exc
+                    raise
+                finally:
+                    buffer[i] = base[i]
+                self._counter[0] += 1
+                if first:
+                    self._validate(value, what=label(k))
+                    first = False
+                try:
+                    out[k] = np.reshape(value, -1) if not np.isscalar(value) else value
+                except (TypeError, ValueError) as exc:
+                    raise InvalidArgument(
+                        f"{self.name} returned {type(value).__name__} at {label(k)}, which is not a number "
+                        f"of the shape it had at x ({self.out_shape})"
+                    ) from exc
+        self._check_untouched(base, "x plus a step along one coordinate")
+        self._check_finite(out, label)
+        if self.complex_step:
+            return out
+        return out.real if np.iscomplexobj(out) else out
+
+    # -- internals ---------------------------------------------------------------------
+    def _call(self, tree: Any) -> Any:
+        self._counter[0] += 1
+        with self._complex_guard():
+            try:
+                return self.f(tree)
+            except (NotComplexSafe, _ComplexWarning):
+                raise
+            except Exception as exc:
+                if self.complex_step:
+                    raise self._refused_complex(exc) from exc
+                raise
+
+    def _complex_guard(self) -> "_Guard":
+        return _Guard(self.complex_step)
+
+    def _refused_complex(self, exc: Exception) -> NotComplexSafe:
+        return NotComplexSafe(
+            f"{self.name} raised {type(exc).__name__} on complex input ({exc}); complex-step needs a "
+            "function that accepts complex arrays; use method='central'"
+        )
+
+    def _batch(self, stack: np.ndarray, *, what: Callable[[int], str]) -> np.ndarray:
+        tree = self.spec.views(stack)
+        k = stack.shape[0]
+        self._counter[0] += k - 1
+        value = np.asarray(self._call(tree))
+        if value.shape[:1] != (k,):
+            raise InvalidArgument(
+                f"{self.name} is declared vectorized=True but returned shape {value.shape} for a stack of "
+                f"{k} points; it must return one value per point (shape ({k}, ...))"
+            )
+        rows = [self._validate(value[r], what=what(r)) for r in range(min(1, k))]
+        del rows
+        out = value.reshape(k, -1)
+        if out.shape[1] != self.out_size:
+            raise InvalidArgument(f"{self.name} returned outputs of size {out.shape[1]} per point, expected {self.out_size}")
+        self._check_finite(out, what)
+        if self.complex_step:
+            return out.astype(np.complex128)
+        return out.astype(np.float64)
+
+    def _validate(self, value: Any, *, what: str) -> np.ndarray:
+        arr = np.asarray(value)
+        if arr.dtype == object or arr.dtype.kind not in "fiucb":
+            raise InvalidArgument(f"{self.name} returned {type(value).__name__} at {what}; it must return a number or a numeric array")
+        if self.scalar and arr.ndim != 0:
+            raise InvalidArgument(
+                f"{self.name} returned an array of shape {arr.shape} at {what}, but check_grad needs a scalar "
+                "function; use check_vjp or check_jacobian for functions with array outputs"
+            )
+        if self.complex_step and arr.dtype.kind != "c":
+            raise NotComplexSafe(
+                f"{self.name} returned a real {arr.dtype} value for complex input at {what}: it drops the imaginary "
+                "part (np.real, float(), abs, or an assignment into a real array), so complex-step cannot see its "
+                "derivative; use method='central'"
+            )
+        if self.out_shape is None:
+            self.out_shape = arr.shape
+            self.out_dtype = arr.real.dtype if arr.dtype.kind in "fc" else np.dtype(np.float64)
+        elif arr.shape != self.out_shape:
+            raise InvalidArgument(f"{self.name} returned shape {arr.shape} at {what} but shape {self.out_shape} at x")
+        flat = arr.reshape(-1).astype(np.complex128 if self.complex_step else np.float64)
+        if not np.all(np.isfinite(flat)):
+            bad = int(np.flatnonzero(~np.isfinite(flat))[0])
+            where = "" if arr.ndim == 0 else f" (output entry {np.unravel_index(bad, arr.shape)})"
+            raise NonFiniteValue(f"{self.name} returned {flat[bad]}{where} at {what}; a derivative cannot be checked through NaN or inf")
+        return flat
+
+    def _check_finite(self, out: np.ndarray, label: Callable[[int], str]) -> None:
+        finite = np.isfinite(out).all(axis=1)
+        if not finite.all():
+            k = int(np.flatnonzero(~finite)[0])
+            raise NonFiniteValue(
+                f"{self.name} returned {out[k].ravel()[~np.isfinite(out[k].ravel())][0]} at {label(k)}; "
+                "a derivative cannot be checked through NaN or inf (is x near a singularity, or is h too large?)"
+            )
+
+    def _check_untouched(self, expected: np.ndarray, what: str) -> None:
+        if self._leaf_ids(self._tree) != self._leaves:
+            raise InputMutated(
+                f"{self.name} replaced an entry of the parameter {self.spec.kind} it was given (at {what}); "
+                "it must not modify its input: build new arrays instead"
+            )
+        if not np.array_equal(self._buffer, expected.astype(self.dtype)):
+            changed = int(np.flatnonzero(self._buffer != expected.astype(self.dtype))[0])
+            self._buffer[...] = expected
+            raise InputMutated(
+                f"{self.name} modified its input in place (entry {self.spec.describe(changed)} changed at {what}); "
+                "it must not modify its input: copy before writing (x = x.copy()) or use out-of-place operations"
+            )
+
+
+class _Guard:
+    """Turns numpy's ComplexWarning into an error while complex-step runs."""
+
+    def __init__(self, active: bool) -> None:
+        self.active = active
+        self._catcher: Any = None
+
+    def __enter__(self) -> None:
+        if self.active:
+            self._catcher = warnings.catch_warnings()
+            self._catcher.__enter__()
+            warnings.simplefilter("error", _ComplexWarning)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._catcher is not None:
+            self._catcher.__exit__(exc_type, exc, tb)
+            self._catcher = None
+        if exc_type is not None and self.active and issubclass(exc_type, _ComplexWarning):
+            raise NotComplexSafe(
+                "the function discards the imaginary part of its input (numpy raised ComplexWarning: a complex "
+                "value was cast to real), so complex-step cannot see its derivative; use method='central'"
+            ) from exc

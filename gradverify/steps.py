@@ -1,0 +1,142 @@
+"""Step sizes and the numbers of the tolerance model, in one place.
+
+Step rule
+---------
+Each method has a base step ``EPS ** p`` where ``EPS`` is the machine epsilon
+of the working dtype (float32 or float64) and ``p`` balances truncation
+against rounding for the method's order ``k``: the error of an order-``k``
+difference with step ``h`` is about ``C1 h**k + C2 EPS / h``, smallest at
+``h ~ EPS ** (1 / (k + 1))``.  The step for entry ``i`` is the base step times
+``max(1, |x_i|)``, so a relative perturbation is used for large entries and an
+absolute one near zero (the rule of ``scipy.optimize._numdiff``).  The step
+actually taken is ``(x_i + h) - x_i``, which is exact in floating point, so
+the representation error of ``x_i + h`` never enters the estimate.
+
+A fixed rule is only a start: :func:`ladder` spreads steps by factors of
+:data:`LADDER_RATIO` around it, and the estimators pick, per entry, the step
+whose estimated total error (truncation from comparison with the next smaller
+step, plus rounding from the measured noise of ``f``) is smallest.  Comparing
+each step with the next *smaller* one is what keeps a plateau of large steps
+(estimates that agree with each other because all of them are wrong in the
+same way) from being trusted.
+
+Complex-step has no subtraction, hence no rounding blow-up, and its
+truncation error ``h**2 |f'''| / 6`` vanishes for ``h = EPS**1.5``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidArgument
+
+__all__ = [
+    "METHODS",
+    "LADDER_RATIO",
+    "LADDER_LENGTH",
+    "ORDER",
+    "SAFETY",
+    "FLOOR_FACTOR",
+    "ROUNDING_FACTOR",
+    "base_step",
+    "eps",
+    "ladder",
+    "step_band",
+    "steps_for",
+]
+
+#: Methods accepted by the estimators ("auto" is resolved in the verdict layer).
+METHODS = ("forward", "central", "complex", "richardson")
+
+#: Order of accuracy of each method (Richardson: one extrapolation of central).
+ORDER = {"forward": 1, "central": 2, "richardson": 4, "complex": 2}
+
+#: Exponent p of the base step EPS**p, from h ~ EPS**(1/(order+1)).
+_STEP_EXPONENT = {"forward": 1 / 2, "central": 1 / 3, "richardson": 1 / 5, "complex": 1.5}
+
+#: Ratio between neighbouring steps of the ladder, and how many rungs it has.
+LADDER_RATIO = 4.0
+LADDER_LENGTH = 4
+
+#: Rounding: the error of a difference quotient is ROUNDING_FACTOR * noise / h,
+#: where noise is the measured standard deviation of f's rounding noise.  The
+#: difference of two values has sqrt(2) times the noise; 4 covers the largest of
+#: ~10^6 entries (a 5-sigma event is ~6e-7) after the division by 2h.
+ROUNDING_FACTOR = {"forward": 6.0, "central": 4.0, "richardson": 4.0, "complex": 0.0}
+
+#: Safety multiplies the error bound in the verdict
+#: ``|analytic - numerical| <= SAFETY * bound + floor``.  Set from the measured
+#: ratio error / bound over the zoo at many random points, scales and both
+#: dtypes (see benchmarks/bound_coverage.py): the worst ratio seen was below 1;
+#: 4 leaves a margin without hiding bugs of relative size 1e-6 (complex-step) or
+#: 1e-4 (central).
+SAFETY = {np.dtype(np.float64): 4.0, np.dtype(np.float32): 4.0}
+
+#: Floor of the verdict: FLOOR_FACTOR * EPS * (largest |numerical| entry), so
+#: entries that are zero up to rounding are compared at the gradient's scale.
+FLOOR_FACTOR = 16.0
+
+# The band of explicit steps an estimator stays accurate in, as (low, high)
+# multiples of its base step: below it rounding dominates, above it truncation.
+_BAND = {"forward": (1e-2, 1e1), "central": (1e-2, 1e1), "richardson": (1e-1, 4.0), "complex": (1e-6, 1e6)}
+
+
+def eps(dtype: Any) -> float:
+    """Machine epsilon of a float dtype (float64 for anything else)."""
+    dtype = np.dtype(dtype)
+    return float(np.finfo(dtype if dtype.kind == "f" else np.float64).eps)
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise InvalidArgument(f"method={method!r} is not one of {', '.join(map(repr, METHODS))}")
+
+
+def base_step(method: str, dtype: Any = np.float64) -> float:
+    """The relative step of ``method`` in ``dtype`` before scaling by ``max(1, |x|)``.
+
+    Examples
+    --------
+    >>> round(base_step("central"), 8)
+    6.06e-06
+    """
+    _check_method(method)
+    return eps(dtype) ** _STEP_EXPONENT[method]
+
+
+def step_band(method: str, dtype: Any = np.float64) -> tuple[float, float]:
+    """The range of relative steps ``h / max(1, |x|)`` where ``method`` is accurate."""
+    low, high = _BAND[method]
+    base = base_step(method, dtype)
+    return base * low, base * high
+
+
+def steps_for(method: str, x: np.ndarray, h: Any = None) -> np.ndarray:
+    """Per-entry steps for the flat point ``x``: the rule, or the user's ``h``.
+
+    ``h`` may be a scalar or an array of ``x``'s size; it must be positive and
+    finite.
+    """
+    _check_method(method)
+    if h is None:
+        return base_step(method, x.dtype) * np.maximum(1.0, np.abs(x.astype(np.float64)))
+    h_arr = np.asarray(h, dtype=np.float64)
+    if h_arr.ndim != 0 and h_arr.size != x.size:
+        raise InvalidArgument(f"h has {h_arr.size} entries, expected a scalar or one per entry of x ({x.size})")
+    if not np.all(np.isfinite(h_arr)) or np.any(h_arr <= 0):
+        raise InvalidArgument(f"h={h!r} must be positive and finite")
+    return np.broadcast_to(h_arr.reshape(-1) if h_arr.ndim else h_arr, x.shape).astype(np.float64)
+
+
+def ladder(steps: np.ndarray, length: int = LADDER_LENGTH, ratio: float = LADDER_RATIO) -> np.ndarray:
+    """Rungs ``steps * ratio ** (1 - j)`` for ``j = 0 .. length-1``: shape (length, n).
+
+    The first rung is one ratio above the rule and the rest go down from the
+    rule, because the rule is usually close to optimal and the failures it
+    has (a high-curvature function such as a saturated softmax) need smaller
+    steps, not larger ones.
+    """
+    powers = ratio ** (1.0 - np.arange(length))
+    return powers[:, None] * steps[None, :]
