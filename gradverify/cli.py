@@ -228,20 +228,24 @@ class Target:
         self.derivative_spec: str | None = None
         if getattr(args, "vjp", None):
             self.kind = "vjp"
-            self.derivative_spec = args.vjp
+            self.derivative_spec = _qualified(args.vjp, default_module)
             self.derivative = load_callable(args.vjp, option="--vjp", default_module=default_module, cache=cache)
             self.f = func
         elif getattr(args, "returns_grad", False):
-            self.derivative_spec = f"{args.target} (its second result)"
+            self.derivative_spec = f"the gradient {args.target} returns"
             self.f, self.derivative = _split_pair(func, args.target)
         elif getattr(args, "grad", None):
-            self.derivative_spec = args.grad
+            self.derivative_spec = _qualified(args.grad, default_module)
             self.derivative = load_callable(args.grad, option="--grad", default_module=default_module, cache=cache)
             self.f = func
         elif need_derivative:
             raise CommandError("say which derivative to check: --grad MODULE:GRAD, --vjp MODULE:VJP or --returns-grad")
         else:
             self.f = func
+
+
+def _qualified(spec: str, default_module: str | None) -> str:
+    return spec if ":" in spec or not default_module else f"{default_module}:{spec}"
 
 
 def _split_pair(func: Callable, spec: str) -> tuple[Callable, Callable]:
@@ -371,7 +375,7 @@ def _check_examples(args: argparse.Namespace, target: Target) -> ExitCode:
                            max_examples=args.examples, seed=args.seed)
     finally:
         progress.done()
-    print(f"gradverify check: {target.derivative_spec} against {args.target} on {result.examples} drawn inputs")
+    print(f"gradverify check: {target.derivative_spec} against {args.target}, {result.examples} drawn inputs checked")
     if result.report is not None:
         print(result.report)
     elif not result.ok and result.error is not None:

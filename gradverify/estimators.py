@@ -39,9 +39,10 @@ from .evaluate import Evaluator
 
 __all__ = ["Estimate", "measure_noise", "first_pass", "refine", "estimate", "directional", "exact_steps"]
 
-#: Complex-step error per entry, in units of EPS * |estimate|.  The imaginary
-#: part is computed without cancellation, so it is as accurate as any other
-#: value f computes: a few ulps, times the growth of rounding through f.
+#: Complex-step error per entry, in units of EPS * (|estimate| + largest
+#: |estimate|).  The imaginary part is computed without cancellation of the
+#: step, so it is as accurate as any other value f computes: a few ulps of the
+#: terms it is summed from, and those are at the scale of the largest entry.
 COMPLEX_RELATIVE = 8.0
 
 #: Points of the noise walk (ECnoise uses 7 to 9).
@@ -118,7 +119,8 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
 
 def _complex_estimate(ev: Evaluator, x: np.ndarray, idx: np.ndarray, h: np.ndarray) -> Estimate:
     values = ev.shifted(idx, h).imag / h[:, None]
-    bound = COMPLEX_RELATIVE * rules.eps(x.dtype) * np.abs(values)
+    scale = np.max(np.abs(values), axis=0, keepdims=True) if len(idx) else 0.0
+    bound = COMPLEX_RELATIVE * rules.eps(x.dtype) * (np.abs(values) + scale)
     return Estimate(values, bound, h, True, np.zeros(len(idx), bool))
 
 

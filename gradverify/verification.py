@@ -213,7 +213,7 @@ def verify(
     >>> result.ok
     True
     """
-    from . import check_grad  # the verdict layer, imported late: it sits beside us
+    from .check import check_grad  # imported late: importing strategies needs no verdict layer
 
     if not callable(f):
         raise InvalidArgument(f"f={f!r} must be callable: parameters -> scalar")
@@ -248,7 +248,8 @@ def verify(
         if not report.ok:
             raise GradientMismatch(report)
 
-    phases = [p for p in Phase if p != Phase.explain]  # explain re-runs for nothing we show
+    # explain re-runs the failure to annotate a traceback we never show
+    phases = [p for p in (settings.phases if settings is not None else Phase) if p != Phase.explain]
     run_settings = Settings(
         settings,
         max_examples=int(max_examples),

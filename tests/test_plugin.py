@@ -1,0 +1,274 @@
+"""Black-box tests of the pytest plugin: a small outside project, run as its users run it.
+
+Each test writes a project that uses the ``gradcheck`` fixture and the
+``gradverify`` marker, runs pytest on it in a subprocess (with ``-n 2`` and
+with ``-p no:xdist``), and asserts what a user would see: outcomes, the failure
+report with its diagnosis, the header and the summary totals.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gradverify as gv
+
+pytest_plugins = ["pytester"]
+
+PROJECT = """
+import numpy as np
+import pytest
+
+def loss(W):
+    return 0.5 * np.sum(W ** 2) + np.sum(np.sin(W))
+
+def grad(W):
+    return W + np.cos(W)
+
+def grad_twice(W):
+    return 2.0 * grad(W)
+
+X = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+
+def test_right(gradcheck):
+    assert gradcheck(loss, grad, X).ok
+
+def test_wrong(gradcheck):
+    gradcheck(loss, grad_twice, X)
+
+@pytest.mark.gradverify(method="central", safety=8)
+def test_marker(gradcheck):
+    assert gradcheck(loss, grad, X).method == "central"
+
+def test_vjp(gradcheck):
+    gradcheck.vjp(np.tanh, lambda x, g: g * (1 - np.tanh(x) ** 2), X)
+
+def test_plain():
+    pass
+"""
+
+X = np.linspace(-1.0, 1.0, 6).reshape(2, 3)
+SUMMARY = re.compile(r"^(\d+) checks? run, (\d+) failed", re.M)
+
+
+def _loss(W: np.ndarray) -> float:
+    return float(0.5 * np.sum(W**2) + np.sum(np.sin(W)))
+
+
+@pytest.fixture(params=["xdist", "no-xdist"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def run(pytester: pytest.Pytester, mode: str, *args: str) -> pytest.RunResult:
+    extra = ("-n", "2") if mode == "xdist" else ("-p", "no:xdist")
+    return pytester.runpytest_subprocess(*extra, "-p", "no:cacheprovider", "-p", "no:randomly", *args)
+
+
+def totals(result: pytest.RunResult) -> tuple[int, int]:
+    found = SUMMARY.findall(result.stdout.str())
+    assert len(found) == 1, result.stdout.str()  # one summary, from the controller only
+    return int(found[0][0]), int(found[0][1])
+
+
+def test_outcomes_report_and_summary(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(test_grads=PROJECT)
+    result = run(pytester, mode)
+    result.assert_outcomes(passed=4, failed=1)
+    out = result.stdout.str()
+    expected = gv.check_grad(_loss, lambda W: 2.0 * (W + np.cos(W)), X)
+    assert not expected.ok and expected.diagnosis
+    # the failure: the readable report with its diagnosis, at the user's line
+    assert expected.diagnosis in out
+    assert "gradcheck(loss, grad_twice, X)" in out
+    assert "GradientMismatch" in out
+    # the plugin's own frames are hidden from the traceback
+    assert "pytest_plugin.py" not in out and "def _judge" not in out
+    # the summary: totals, the worst error and where, its diagnosis
+    assert totals(result) == (4, 1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= gradverify =*",
+            f"worst relative error: * at {expected.worst_name} in test_grads.py::test_wrong (gradient)",
+            f"diagnosis: {expected.diagnosis}",
+            f"FAILED test_grads.py::test_wrong at {expected.worst_name}: {expected.diagnosis}",
+        ]
+    )
+
+
+def test_many_checks_spread_over_workers_add_up(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        test_many="""
+        import numpy as np
+        import pytest
+
+        @pytest.mark.parametrize("n", range(12))
+        def test_square(gradcheck, n):
+            x = np.arange(1.0, n + 2.0)
+            gradcheck(lambda v: np.sum(v ** 2), lambda v: 2 * v, x)
+            if n % 4 == 0:
+                with pytest.raises(AssertionError):
+                    gradcheck(lambda v: np.sum(v ** 2), lambda v: 3 * v, x)
+        """
+    )
+    result = run(pytester, mode)
+    result.assert_outcomes(passed=12)
+    assert totals(result) == (15, 3)
+
+
+def test_a_project_not_using_it_sees_nothing(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(test_other="def test_one():\n    assert 1 + 1 == 2\n")
+    result = run(pytester, mode)
+    result.assert_outcomes(passed=1)
+    out = result.stdout.str()
+    assert "gradverify:" not in out and not re.search(r"=+ gradverify =+", out)
+
+
+def test_loading_the_plugin_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, gradverify.pytest_plugin; "
+        "print(sorted({'numpy', 'scipy', 'hypothesis'} & {m.split('.')[0] for m in sys.modules}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_options_header_and_precedence(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        test_opts="""
+        import numpy as np
+        import pytest
+
+        def f(x):
+            return np.sum(np.exp(x))
+
+        def test_option(gradcheck):
+            assert gradcheck(f, np.exp, np.ones(3)).method == "forward"
+
+        @pytest.mark.gradverify(method="richardson")
+        def test_marker_beats_option(gradcheck):
+            assert gradcheck(f, np.exp, np.ones(3)).method == "richardson"
+
+        def test_call_beats_marker(gradcheck):
+            assert gradcheck(f, np.exp, np.ones(3), method="central").method == "central"
+        """
+    )
+    result = run(pytester, mode, "--gradverify-method=forward", "--gradverify-seed=1234")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["gradverify: method=forward, *seed=1234", "*--gradverify-seed=1234"])
+
+
+def test_ini_settings(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makeini("[pytest]\ngradverify_method = central\ngradverify_seed = 77\n")
+    pytester.makepyfile(
+        test_ini="""
+        import numpy as np
+
+        def test_ini(gradcheck):
+            assert gradcheck.session_seed == 77
+            assert gradcheck(lambda x: np.sum(x ** 3), lambda x: 3 * x ** 2, np.ones(2)).method == "central"
+        """
+    )
+    result = run(pytester, mode)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["gradverify: method=central, *seed=77"])
+
+
+def test_workers_share_the_controllers_seed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_seed="""
+        from pathlib import Path
+        import pytest
+
+        @pytest.mark.parametrize("n", range(6))
+        def test_seed(gradcheck, n):
+            (Path(__file__).parent / f"seed-{n}.txt").write_text(str(gradcheck.session_seed))
+            gradcheck(lambda x: x[0] ** 2, lambda x: 2 * x, [1.0])
+        """
+    )
+    result = run(pytester, "xdist")
+    result.assert_outcomes(passed=6)
+    shown = re.search(r"--gradverify-seed=(\d+)", result.stdout.str())
+    assert shown is not None
+    seeds = {p.read_text() for p in pytester.path.glob("seed-*.txt")}
+    assert seeds == {shown.group(1)}
+
+
+def test_profile_is_loaded_and_shown(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        test_profile="""
+        import numpy as np
+        from hypothesis import settings
+        from gradverify import strategies as gst
+
+        def test_profile(gradcheck):
+            assert settings.get_current_profile_name() == "gradverify-fast"
+            result = gradcheck.verify(lambda x: np.sum(x ** 2), lambda x: 2 * x, gst.weights(shape=2))
+            assert 1 <= result.examples <= 10  # the fast profile's max_examples
+        """
+    )
+    result = run(pytester, mode, "--gradverify-profile=fast")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["gradverify: *profile=gradverify-fast*"])
+    assert totals(result) == (1, 0)
+
+
+def test_unknown_profile_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = run(pytester, "no-xdist", "--gradverify-profile=nosuch")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*gradverify profile='nosuch' is not a registered Hypothesis profile*"])
+
+
+def test_verify_shrinks_and_respects_max_examples(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_verify="""
+        import numpy as np
+        import pytest
+        from gradverify import strategies as gst
+
+        def test_right(gradcheck):
+            result = gradcheck.verify(lambda x: np.sum(x ** 2), lambda x: 2 * x, gst.weights(shape=3))
+            assert 1 <= result.examples <= 5
+
+        @pytest.mark.gradverify(max_examples=30)
+        def test_wrong(gradcheck):
+            gradcheck.verify(lambda x: np.sum(x ** 2), lambda x: 2 * x + (x > 1), gst.weights(shape=3))
+        """
+    )
+    result = run(pytester, "no-xdist", "--gradverify-max-examples=5")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*minimal failing input (shrunk)*"])
+    assert totals(result) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    "marker, message",
+    [
+        ("gradverify(colour='red')", "the gradverify marker does not take colour"),
+        ("gradverify('central')", "the gradverify marker takes keyword arguments only"),
+    ],
+)
+def test_bad_marker_fails_with_a_clear_message(pytester: pytest.Pytester, marker: str, message: str) -> None:
+    pytester.makepyfile(
+        test_marker=f"""
+        import pytest
+
+        @pytest.mark.{marker}
+        def test_x(gradcheck):
+            pass
+        """
+    )
+    result = run(pytester, "no-xdist")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"*{message}*"])
+
+
+def test_marker_is_registered(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = run(pytester, "no-xdist", "--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.gradverify(method=*"])
