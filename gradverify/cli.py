@@ -27,12 +27,10 @@ import os
 import re
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
-
-if TYPE_CHECKING:
-    import numpy as np
+from typing import Any, NoReturn
 
 __all__ = ["ExitCode", "main"]
 
@@ -150,7 +148,9 @@ def _import_module(spec: str, cache: dict[str, Any]) -> Any:
     return module
 
 
-def load_callable(spec: str, *, option: str, default_module: str | None = None, cache: dict[str, Any]) -> Callable:
+def load_callable(
+    spec: str, *, option: str, default_module: str | None = None, cache: dict[str, Any]
+) -> Callable[..., Any]:
     """The function named by ``MODULE:NAME`` (or ``NAME`` in ``default_module``)."""
     module_spec, sep, name = spec.rpartition(":")
     if not sep:
@@ -159,12 +159,12 @@ def load_callable(spec: str, *, option: str, default_module: str | None = None, 
         raise CommandError(f"{option} {spec!r} is not MODULE:FUNCTION (for example model.py:loss or mypkg.losses:loss)")
     module = _import_module(module_spec, cache)
     try:
-        obj = getattr(module, name)
+        obj: Callable[..., Any] = getattr(module, name)
     except AttributeError:
         raise CommandError(f"{option}: module {module_spec!r} has no function {name!r}") from None
     if not callable(obj):
         raise CommandError(f"{option}: {module_spec}:{name} is a {type(obj).__name__}, not a function")
-    return obj  # type: ignore[no-any-return]
+    return obj
 
 
 def load_input(path: str) -> Any:
@@ -201,15 +201,8 @@ def draw_input(shapes: Any, *, seed: int, dtype: str) -> Any:
 
     rng = np.random.default_rng(seed)
     if isinstance(shapes, dict):
-        return {name: rng.standard_normal(shape).astype(dtype) for name, shape in shapes.items()}
-    return rng.standard_normal(shapes).astype(dtype)
-
-
-def shape_of(x: Any) -> Any:
-    """The shape(s) of a point, for drawing more points like it."""
-    if isinstance(x, dict):
-        return {name: tuple(leaf.shape) for name, leaf in x.items()}
-    return tuple(x.shape)
+        return {name: np.asarray(rng.standard_normal(shape), dtype=dtype) for name, shape in shapes.items()}
+    return np.asarray(rng.standard_normal(shapes), dtype=dtype)
 
 
 # -- the user's functions -------------------------------------------------------------------
@@ -224,7 +217,7 @@ class Target:
         func = load_callable(args.target, option="FUNC", cache=cache)
         default_module = args.target.rpartition(":")[0] or None
         self.kind = "gradient"
-        self.derivative: Callable | None = None
+        self.derivative: Callable[..., Any] | None = None
         self.derivative_spec: str | None = None
         if getattr(args, "vjp", None):
             self.kind = "vjp"
@@ -248,15 +241,13 @@ def _qualified(spec: str, default_module: str | None) -> str:
     return spec if ":" in spec or not default_module else f"{default_module}:{spec}"
 
 
-def _split_pair(func: Callable, spec: str) -> tuple[Callable, Callable]:
+def _split_pair(func: Callable[..., Any], spec: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
     """``f`` and ``grad`` from a function returning ``(loss, grad)``."""
 
     def pair(x: Any) -> tuple[Any, Any]:
         out = func(x)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
-            raise CommandError(
-                f"--returns-grad: {spec} returned {type(out).__name__}, not a (loss, grad) pair"
-            )
+            raise CommandError(f"--returns-grad: {spec} returned {type(out).__name__}, not a (loss, grad) pair")
         return out[0], out[1]
 
     return (lambda x: pair(x)[0]), (lambda x: pair(x)[1])
@@ -351,8 +342,17 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
     print(f"gradverify check: {target.derivative_spec} against {args.target}")
     print(report)
     code = ExitCode.OK if report.ok else ExitCode.CHECK_FAILED
-    write_json(args.json, {"command": "check", "target": args.target, "derivative": target.derivative_spec,
-                           "seed": args.seed, "exit_code": int(code), "report": report.to_dict()})
+    write_json(
+        args.json,
+        {
+            "command": "check",
+            "target": args.target,
+            "derivative": target.derivative_spec,
+            "seed": args.seed,
+            "exit_code": int(code),
+            "report": report.to_dict(),
+        },
+    )
     return code
 
 
@@ -371,8 +371,9 @@ def _check_examples(args: argparse.Namespace, target: Target) -> ExitCode:
     progress = Progress()
     progress.show(f"checking {args.target} on up to {args.examples} drawn inputs ...")
     try:
-        result = gv.verify(target.f, target.derivative, inputs, method=args.method,
-                           max_examples=args.examples, seed=args.seed)
+        result = gv.verify(
+            target.f, target.derivative, inputs, method=args.method, max_examples=args.examples, seed=args.seed
+        )
     finally:
         progress.done()
     print(f"gradverify check: {target.derivative_spec} against {args.target}, {result.examples} drawn inputs checked")
@@ -386,12 +387,20 @@ def _check_examples(args: argparse.Namespace, target: Target) -> ExitCode:
         print("minimal failing input (shrunk by Hypothesis):")
         print(_format_input(result.counterexample))
     code = ExitCode.OK if result.ok else ExitCode.CHECK_FAILED
-    write_json(args.json, {
-        "command": "check", "target": args.target, "derivative": target.derivative_spec, "seed": args.seed,
-        "exit_code": int(code), "examples": result.examples, "counterexample": result.counterexample,
-        "report": None if result.report is None else result.report.to_dict(),
-        "error": None if result.error is None else f"{type(result.error).__name__}: {result.error}",
-    })
+    write_json(
+        args.json,
+        {
+            "command": "check",
+            "target": args.target,
+            "derivative": target.derivative_spec,
+            "seed": args.seed,
+            "exit_code": int(code),
+            "examples": result.examples,
+            "counterexample": result.counterexample,
+            "report": None if result.report is None else result.report.to_dict(),
+            "error": None if result.error is None else f"{type(result.error).__name__}: {result.error}",
+        },
+    )
     return code
 
 
@@ -428,8 +437,18 @@ def cmd_demo(args: argparse.Namespace) -> ExitCode:
     else:
         print(f"demo FAILED: correct gradient ok={good.ok}, broken gradient ok={bad.ok}.")
     code = ExitCode.OK if passed else ExitCode.CHECK_FAILED
-    write_json(args.json, {"command": "demo", "problem": args.problem, "bug": args.bug, "seed": args.seed,
-                           "exit_code": int(code), "correct": good.to_dict(), "broken": bad.to_dict()})
+    write_json(
+        args.json,
+        {
+            "command": "demo",
+            "problem": args.problem,
+            "bug": args.bug,
+            "seed": args.seed,
+            "exit_code": int(code),
+            "correct": good.to_dict(),
+            "broken": bad.to_dict(),
+        },
+    )
     return code
 
 
@@ -486,15 +505,25 @@ def cmd_steps(args: argparse.Namespace) -> ExitCode:
         progress.done()
 
     print(f"gradverify steps: {args.target}, {spec.size} parameters, {spec.dtype}")
-    print(f"relative error max|estimate - reference| / max|reference|, reference: {reference_name}")
+    print(f"error: max|estimate - reference| / max|reference|; reference: {reference_name}")
     print(_steps_table(hs, errors))
     for note in notes:
         print(f"n/a {note}")
     code = ExitCode.OK
     if args.plot:
         _plot(args.plot, hs, errors, title=f"{args.target}: error of each estimate against h")
-    write_json(args.json, {"command": "steps", "target": args.target, "reference": reference_name,
-                           "h": hs.tolist(), "errors": errors, "notes": notes, "exit_code": int(code)})
+    write_json(
+        args.json,
+        {
+            "command": "steps",
+            "target": args.target,
+            "reference": reference_name,
+            "h": hs.tolist(),
+            "errors": errors,
+            "notes": notes,
+            "exit_code": int(code),
+        },
+    )
     return code
 
 
@@ -506,7 +535,7 @@ def _method_list(text: str) -> list[str]:
     return methods
 
 
-def _reference(gv: Any, f: Callable, x: Any, spec: Any) -> tuple[Any, str]:
+def _reference(gv: Any, f: Callable[..., Any], x: Any, spec: Any) -> tuple[Any, str]:
     """The most accurate numerical gradient available, when no analytic one is given."""
     from gradverify.errors import GradverifyError
 
@@ -548,9 +577,9 @@ def _plot(path: str, hs: Any, errors: dict[str, list[float | None]], *, title: s
         return
     fig, ax = plt.subplots(figsize=(6, 4))
     for method, values in errors.items():
-        pairs = [(h, e) for h, e in zip(hs, values) if e is not None and e > 0]
+        pairs = [(h, e) for h, e in zip(hs, values, strict=True) if e is not None and e > 0]
         if pairs:
-            ax.loglog(*zip(*pairs), marker="o", label=method)
+            ax.loglog(*zip(*pairs, strict=True), marker="o", label=method)
     ax.set_xlabel("step h")
     ax.set_ylabel("relative error")
     ax.set_title(title)
@@ -571,25 +600,24 @@ def cmd_descent(args: argparse.Namespace) -> ExitCode:
     target = Target(args, need_derivative=True)
     if target.kind == "vjp":
         raise CommandError("descent needs a loss and its gradient: give --grad MODULE:GRAD or --returns-grad")
+    assert target.derivative is not None  # need_derivative=True guarantees it
     w0 = point(args)
     options: dict[str, Any] = {}
     if args.step_size is not None:
         options["step_size"] = args.step_size
     if args.steps is not None:
         options["steps"] = args.steps
-    results = {
-        "monotone decrease": invariants.check_monotone_decrease(target.f, target.derivative, w0, **options),
-        "descent direction": invariants.check_descent_direction(target.f, target.derivative, w0),
-    }
+    results = [
+        invariants.check_monotone_decrease(target.f, target.derivative, w0, **options),
+        invariants.check_descent_direction(target.f, target.derivative, w0, seed=args.seed),
+    ]
     print(f"gradverify descent: {args.target} with {target.derivative_spec}")
-    ok = True
-    summary: dict[str, Any] = {}
-    for name, result in results.items():
-        passed = bool(getattr(result, "ok", result))
-        ok = ok and passed
-        print(f"{name}: {'ok' if passed else 'FAILED'}")
-        print(_indent(str(result)))
-        summary[name] = result.to_dict() if hasattr(result, "to_dict") else {"ok": passed, "text": str(result)}
+    for result in results:
+        print(result)
+    failed = sum(not result.ok for result in results)
+    print(f"descent: {len(results) - failed} of {len(results)} invariants hold")
+    ok = failed == 0
+    summary = [result.to_dict() for result in results]
     code = ExitCode.OK if ok else ExitCode.CHECK_FAILED
     write_json(args.json, {"command": "descent", "target": args.target, "exit_code": int(code), "results": summary})
     return code
@@ -605,8 +633,12 @@ def _add_target(p: argparse.ArgumentParser, *, derivative_required: bool, vjp: b
     if vjp:
         which.add_argument("--vjp", metavar="MODULE:VJP", help="its vector-Jacobian product vjp(x, cotangent)")
     which.add_argument("--returns-grad", action="store_true", help="FUNC returns (loss, grad)")
-    p.add_argument("--shape", action="append", metavar="DIMS",
-                   help="draw the input with this shape, e.g. 3,4; repeat NAME=3,4 for named parameters")
+    p.add_argument(
+        "--shape",
+        action="append",
+        metavar="DIMS",
+        help="draw the input with this shape, e.g. 3,4; repeat NAME=3,4 for named parameters",
+    )
     p.add_argument("--input", metavar="FILE", help="load the input from a .npy (or a .npz of named arrays)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype of drawn inputs")
     p.add_argument("--seed", type=int, default=0, help="seed of drawn inputs and random choices (default: 0)")
@@ -629,8 +661,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check a gradient or VJP against numerical estimates")
     _add_target(check, derivative_required=True)
     check.add_argument("--method", choices=METHODS, default="auto", help="numerical method (default: auto)")
-    check.add_argument("--examples", type=int, metavar="N",
-                       help="check on N Hypothesis-drawn inputs of --shape; a failure is shrunk to a minimal input")
+    check.add_argument(
+        "--examples",
+        type=int,
+        metavar="N",
+        help="check on N Hypothesis-drawn inputs of --shape; a failure is shrunk to a minimal input",
+    )
     check.set_defaults(run=cmd_check)
 
     steps = sub.add_parser("steps", help="error of each method's estimate against the step h")
@@ -688,9 +724,11 @@ def _failure(exc: Exception, show_traceback: bool) -> ExitCode:
 def _user_frame(exc: BaseException) -> str:
     """`` in model.py:12 (loss)`` for the deepest frame outside gradverify and numpy."""
     package = str(Path(__file__).resolve().parent)
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not str(Path(f.filename).resolve()).startswith(package)
-              and f"{os.sep}numpy{os.sep}" not in f.filename]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if not str(Path(f.filename).resolve()).startswith(package) and f"{os.sep}numpy{os.sep}" not in f.filename
+    ]
     if not frames:
         return ""
     frame = frames[-1]

@@ -407,9 +407,16 @@ def _sampler(n: int, batch_size: int, sampling: str, rng: np.random.Generator) -
 
     ``shuffle``: epochs of a fresh permutation, cut into batches of
     ``batch_size`` (the last one shorter when ``batch_size`` does not divide
-    ``n``), so each sample is used once per epoch.  ``replacement``: every batch
+    ``n``), so each sample is used once per epoch; with ``batch_size == n``
+    every batch is the whole data set in its own order (shuffling within one
+    batch changes nothing but the order of additions, and at a kink of a
+    nonsmooth loss that order could flip a tie).  ``replacement``: every batch
     draws ``batch_size`` indices independently and uniformly.
     """
+    if sampling == "shuffle" and batch_size == n:
+        everything = np.arange(n)
+        while True:
+            yield everything
     if sampling == "shuffle":
         while True:
             order = rng.permutation(n)
@@ -466,7 +473,8 @@ def minibatch_gradient_descent(
     sampling : {"shuffle", "replacement"}
         ``shuffle``: epochs without replacement, each a fresh permutation cut
         into batches (the last batch of an epoch is short when ``batch_size``
-        does not divide N); ``replacement``: indices drawn independently.
+        does not divide N; ``batch_size = N`` is full-batch descent exactly);
+        ``replacement``: indices drawn independently.
     seed : int, optional
         Seeds the sampler; None draws a seed, which ``Trajectory.seed`` records.
     callback, record_every

@@ -5,7 +5,7 @@ Every estimate comes with a bound made of two parts:
 * **rounding**: ``ROUNDING_FACTOR * noise / h``, where ``noise`` is the
   standard deviation of ``f``'s floating-point noise *measured* at ``x``
   (:func:`measure_noise`, in the spirit of Moré and Wild's ECnoise: high-order
-  differences of ``f`` along a few-ulp walk see only noise), floored at half an
+  differences of ``f`` along a few-ulp walk see only noise), floored at one ulp of
   ulp of ``f(x)``;
 * **truncation**: from comparing the estimate at a step with the estimate at
   the next smaller step of a ladder (:func:`gradverify.steps.ladder`).
@@ -28,6 +28,7 @@ derivatives of real functions", SIAM Review 40(1).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from math import factorial
 from typing import Callable
@@ -94,26 +95,35 @@ def exact_steps(x: np.ndarray, h: np.ndarray, sign: float = 1.0) -> np.ndarray:
 def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The standard deviation of ``f``'s rounding noise at ``x``, per output.
 
-    ``f`` is evaluated along a walk of a few ulps in a random sign direction;
-    at that scale the smooth part of ``f`` is linear to working precision, so
-    its second and higher differences are noise alone.  The estimate from the
+    ``f`` is evaluated along a walk of steps ``sqrt(EPS)`` (relative) in a
+    random sign direction; at that scale the smooth part of ``f`` is a cubic
+    polynomial to working precision, so its third and fourth differences are
+    noise alone.  The estimate from the
     ``j``-th differences is ``sqrt(gamma_j * mean(diff_j ** 2))`` with
-    ``gamma_j = (j!)**2 / (2j)!``; the largest over ``j = 2..4`` is kept.
-    The result is floored at half an ulp of ``f(x)``.
+    ``gamma_j = (j!)**2 / (2j)!``; the larger of ``j = 3, 4`` is kept.
+    The result is floored at one ulp of ``f(x)`` (a computed value is rarely
+    better than that).
     """
     signs = rng.choice(np.array([-1.0, 1.0]), size=x.size)
-    delta = 16.0 * rules.eps(x.dtype) * np.maximum(1.0, np.abs(x.astype(np.float64)))
+    # Steps of sqrt(EPS) relative to each entry (entries at zero move relative
+    # to the largest entry): large enough that the rounding errors at the walk's
+    # points are independent (a walk of a few ulps leaves most intermediate
+    # results of f unchanged, and under-reports the noise), small enough that
+    # third and fourth differences of the smooth part vanish.
+    magnitude = np.abs(x.astype(np.float64))
+    typical = float(np.max(magnitude)) if magnitude.size and np.max(magnitude) > 0 else 1.0
+    delta = np.sqrt(rules.eps(x.dtype)) * np.maximum(magnitude, 1e-3 * typical)
     walk = [f0]
     for k in range(1, NOISE_POINTS):
         point = (x.astype(np.float64) + k * delta * signs).astype(x.dtype)
         walk.append(ev.at(point, what=f"a point {k} noise-steps from x"))
     values = np.array(walk)  # (points, m)
     sigmas = []
-    for j in (2, 3, 4):
+    for j in (3, 4):
         diff = np.diff(values, n=j, axis=0)
         gamma = factorial(j) ** 2 / factorial(2 * j)
         sigmas.append(np.sqrt(gamma * np.mean(diff * diff, axis=0)))
-    floor = 0.5 * rules.eps(ev.out_dtype or np.float64) * np.abs(f0)
+    floor = rules.eps(ev.out_dtype or np.float64) * np.abs(f0)
     return np.maximum(np.max(sigmas, axis=0), floor)
 
 
@@ -151,6 +161,88 @@ def first_pass(
     return Estimate(value, bound, step, False, np.zeros(x.size, bool), right, left)
 
 
+#: How many times a ladder may be extended downwards (each time by
+#: LADDER_RATIO ** LADDER_LENGTH) when its smallest rung is still the best and
+#: truncation still dominates there.
+MAX_EXTENSIONS = 3
+
+
+def _select(D: np.ndarray, H: np.ndarray, method: str, noise: np.ndarray, ratio: float, explicit: bool) -> tuple:
+    """Pick the best rung of a ladder of difference quotients.
+
+    ``D`` has shape (L, k, m) for steps ``H`` of shape (L, k, 1), decreasing
+    down the ladder; entries whose ladder is shorter are NaN past its end.
+    Returns ``(value, bound, step, extend)`` where ``extend`` flags entries
+    whose smallest rung still shows truncation above rounding: their ladder
+    has not reached the steps where the estimate converges, so it goes on.
+    """
+    order = 1 if method == "forward" else 2
+    gain = ratio**order
+    rounding = rules.ROUNDING_FACTOR[method] * noise / H
+    if method == "richardson":
+        C = (gain * D[1:] - D[:-1]) / (gain - 1)
+        round_part = rounding[1:] * (gain + 1) / (gain - 1)
+        steps_of = H[1:]
+        factor, tail_factor = 1.0, 1.0
+    else:
+        C, round_part, steps_of = D, rounding, H
+        factor, tail_factor = gain / (gain - 1), 1 / (gain - 1)
+    L = len(C)
+    valid = ~np.isnan(C)
+    last = np.maximum(valid.sum(axis=0) - 1, 0)  # (k, m): each entry's smallest rung
+    if explicit:
+        # Keep the user's step (the last rung); its truncation from the pair.
+        trunc = tail_factor * np.abs(C[-1] - C[-2])[None] if L > 1 else np.abs(D[-1] - D[-2])[None] / (gain - 1)
+        err = rules.TRUNCATION_FACTOR * trunc + round_part[-1:]
+        return C[-1], err[0], steps_of[-1][:, 0], np.zeros(C.shape[1], bool)
+    trunc = np.full_like(C, np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices of short ladders
+        for j in range(L):
+            # Rung j is judged against its neighbour and, less their own
+            # rounding, against *every* smaller rung: large steps that agree
+            # with each other (a plateau, as in a saturated softmax) but not
+            # with the small steps are not trusted.
+            parts = []
+            if j + 1 < L:
+                parts.append(np.abs(C[j] - C[j + 1]))
+            if j + 2 < L:
+                parts.append(np.nanmax(np.abs(C[j][None] - C[j + 2:]) - round_part[j + 2:], axis=0)
+                             if np.any(valid[j + 2:]) else np.full_like(C[j], np.nan))
+            trunc[j] = factor * np.fmax.reduce(parts) if parts else np.nan
+        # Each entry's smallest rung is judged by its neighbour above, as in
+        # Richardson's error estimate.
+        tail = np.full_like(C[0], np.nan)
+        has_pair = last >= 1
+        above = np.take_along_axis(C, np.maximum(last - 1, 0)[None], axis=0)[0]
+        at_last = np.take_along_axis(C, last[None], axis=0)[0]
+        tail[has_pair] = (tail_factor * np.abs(above - at_last))[has_pair]
+        np.put_along_axis(trunc, last[None], tail[None], axis=0)
+    trunc = rules.TRUNCATION_FACTOR * trunc
+    err = np.where(valid, trunc + round_part, np.inf)
+    err = np.where(np.isnan(err), np.inf, err)
+    best = np.argmin(err, axis=0)  # (k, m)
+
+    def take(a: np.ndarray, where: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(np.broadcast_to(a, err.shape), where[None], axis=0)[0]
+
+    extend = np.any(take(trunc, last) > take(round_part, last), axis=1)
+    return take(C, best), take(err, best), take(steps_of, best)[:, 0], extend
+
+
+def _central_rung(ev: Evaluator, x: np.ndarray, f0: np.ndarray, idx: np.ndarray, rung: np.ndarray, method: str) -> tuple:
+    """One rung of the ladder for the entries idx: (D, right slope, left slope, step)."""
+    xs = x[idx]
+    hp = exact_steps(xs, rung)
+    fp = ev.shifted(idx, hp)
+    right = (fp - f0) / hp[:, None]
+    if method == "forward":
+        return right, right, right, hp
+    hm = exact_steps(xs, rung, -1.0)
+    fm = ev.shifted(idx, hm, sign_label="-")
+    return (fp - fm) / (hp - hm)[:, None], right, (f0 - fm) / -hm[:, None], 0.5 * (hp - hm)
+
+
 def refine(
     ev: Evaluator,
     x: np.ndarray,
@@ -166,75 +258,69 @@ def refine(
 
     ``h`` holds the rule's (or the user's) step per entry of ``idx``.  With
     ``explicit=True`` the user's step is kept: the value is taken at ``h`` and
-    only the truncation estimate uses a second step.
+    only the truncation estimate uses a second step.  Otherwise the ladder
+    goes on down (up to :data:`MAX_EXTENSIONS` more blocks of rungs) for the
+    entries whose smallest rung still shows truncation above rounding: a
+    function whose curvature lives at a smaller scale than the rule assumes
+    (x scaled down, a saturated softmax) is followed down to the steps it needs.
     """
     idx = np.asarray(idx, dtype=np.int64)
     if method == "complex":
         return _complex_estimate(ev, x, idx, h)
-    r = 2.0 if explicit else rules.LADDER_RATIO
+    k, m = len(idx), len(f0)
     if explicit:
         factors = np.array([1.0, 0.5, 0.25]) if method == "richardson" else np.array([2.0, 1.0])
-        rungs = factors[:, None] * h[None, :]
+        ratio = 2.0
     else:
-        rungs = rules.ladder(h)
-    xs = x[idx]
-    slopes_r, slopes_l, values, used = [], [], [], []
-    for rung in rungs:
-        hp = exact_steps(xs, rung)
-        fp = ev.shifted(idx, hp)
-        if method == "forward":
-            values.append((fp - f0) / hp[:, None])
-            used.append(hp)
-            continue
-        hm = exact_steps(xs, rung, -1.0)
-        fm = ev.shifted(idx, hm, sign_label="-")
-        values.append((fp - fm) / (hp - hm)[:, None])
-        slopes_r.append((fp - f0) / hp[:, None])
-        slopes_l.append((f0 - fm) / -hm[:, None])
-        used.append(0.5 * (hp - hm))
-    D = np.array(values)  # (L, k, m), steps decreasing
-    H = np.array(used)[:, :, None]  # (L, k, 1)
-    order = 1 if method == "forward" else 2
-    gain = r**order
-    rounding = rules.ROUNDING_FACTOR[method] * noise / H
-    if method == "richardson":
-        R = (gain * D[1:] - D[:-1]) / (gain - 1)
-        # The error of R at a pair, from the next pair down (or up, at the end).
-        diffs = np.abs(np.diff(R, axis=0))
-        trunc = np.concatenate([diffs, diffs[-1:]], axis=0) if len(R) > 1 else np.abs(D[1] - D[0])[None] / (gain - 1)
-        err = trunc + rounding[1:] * (gain + 1) / (gain - 1)
-        candidates, steps_of = R, H[1:]
-    else:
-        diffs = np.abs(np.diff(D, axis=0))  # D_j - D_{j+1}
-        if explicit:
-            # Keep the user's step (the last rung); its truncation from the pair.
-            trunc = diffs[-1:] / (gain - 1)
-            err = trunc + rounding[-1:]
-            candidates, steps_of = D[-1:], H[-1:]
-        else:
-            # Each step is compared with the next smaller one (never with a
-            # larger one), so agreeing large steps cannot vouch for each other.
-            trunc = np.concatenate([diffs * gain / (gain - 1), diffs[-1:] / (gain - 1)], axis=0)
-            err = trunc + rounding
-            candidates, steps_of = D, H
-    best = np.argmin(err, axis=0)  # (k, m)
-    take = lambda a: np.take_along_axis(a, best[None], axis=0)[0]  # noqa: E731
-    value = take(candidates)
-    bound = take(err)
-    step = np.take_along_axis(np.broadcast_to(steps_of, err.shape), best[None], axis=0)[0][:, 0]
-    kink = np.zeros(len(idx), bool)
+        factors = rules.LADDER_RATIO ** (1.0 - np.arange(rules.LADDER_LENGTH))
+        ratio = rules.LADDER_RATIO
+    D_rows, R_rows, L_rows, H_rows = [], [], [], []
+    active = np.arange(k)
+    base = h.astype(np.float64)
+    for block in range(MAX_EXTENSIONS + 1 if not explicit else 1):
+        for factor in factors:
+            d = np.full((k, m), np.nan)
+            right, left, step = d.copy(), d.copy(), np.full(k, np.nan)
+            if len(active):
+                out = _central_rung(ev, x, f0, idx[active], factor * base[active], method)
+                d[active], right[active], left[active], step[active] = out
+            D_rows.append(d), R_rows.append(right), L_rows.append(left), H_rows.append(step)
+        D, H = np.array(D_rows), np.array(H_rows)[:, :, None]
+        value, bound, used, extend = _select(D, H, method, noise, ratio, explicit)
+        if method != "forward" and not explicit:
+            # For a smooth f the gap between the one-sided slopes is h f'' and
+            # falls by the ladder ratio from rung to rung.  Where it does not,
+            # the smallest rung is not yet in the asymptotic regime (a kink, or
+            # curvature at a smaller scale, within reach of the step), however
+            # well its central estimate agrees with the rung above: go on down.
+            gap = np.abs(np.array(R_rows[-2:]) - np.array(L_rows[-2:]))
+            slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * noise / np.array(H_rows[-1])[:, None]
+            with np.errstate(invalid="ignore"):
+                slow = (gap[1] > 1.4 * gap[0] / ratio) & (gap[1] > 4 * slope_round)
+            extend = extend | np.any(slow, axis=1)
+        base = base * rules.LADDER_RATIO ** -len(factors)
+        # Stop where the next rungs would fall below a few ulps of x: a step
+        # that x + h cannot represent measures nothing.
+        representable = factors.max() * base >= 64 * rules.eps(x.dtype) * np.abs(x[idx].astype(np.float64))
+        active = np.intersect1d(active, np.flatnonzero(extend & representable & (factors.min() * base > 0)))
+        if not len(active):
+            break
+    kink = np.zeros(k, bool)
     right = left = slope_bound = None
-    if method != "forward" and len(rungs) >= 2:
-        right, left = slopes_r[-1], slopes_l[-1]
-        jump_small = np.abs(np.array(slopes_r[-1]) - np.array(slopes_l[-1]))
-        jump_large = np.abs(np.array(slopes_r[-2]) - np.array(slopes_l[-2]))
-        slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * noise / H[-1]
+    if method != "forward" and len(D_rows) >= 2:
+        R, Lft = np.array(R_rows), np.array(L_rows)
+        last = np.maximum((~np.isnan(H[:, :, 0])).sum(axis=0) - 1, 1)
+        pick = lambda a, j: np.take_along_axis(a, j[None, :, None], axis=0)[0]  # noqa: E731
+        right, left = pick(R, last), pick(Lft, last)
+        jump_small = np.abs(right - left)
+        jump_large = np.abs(pick(R, last - 1) - pick(Lft, last - 1))
+        h_last = np.take_along_axis(H[:, :, 0], last[None], axis=0)[0][:, None]
+        slope_bound = 2 * rules.ROUNDING_FACTOR["forward"] * noise / h_last
         # Smooth: the jump between one-sided slopes is h f'' and shrinks with h.
         # A kink: it stays.  Demand both, with room for rounding.
         stays = jump_small > 0.5 * jump_large
-        kink = np.any(stays & (jump_small > 4 * slope_round + bound), axis=1)
-        slope_bound = slope_round + jump_small / (r - 1) * 0  # the slopes' own rounding
-    return Estimate(value, bound, step, True, kink, right, left, slope_bound)
+        kink = np.any(stays & (jump_small > 4 * slope_bound + bound), axis=1)
+    return Estimate(value, bound, used, True, kink, right, left, slope_bound)
 
 
 def estimate(
@@ -276,42 +362,30 @@ def directional(
         ref = np.abs(value) + (np.abs(project(np.abs(u))) if project is not None else 0)
         bound = COMPLEX_RELATIVE * rules.eps(x.dtype) * ref
         return residual, bound, ev.calls - calls0
-    base = rules.base_step(method if method != "complex" else "central", x.dtype)
-    ts = base * rules.LADDER_RATIO ** (1.0 - np.arange(rules.LADDER_LENGTH))
-    D, T = [], []
-    for t in ts:
-        plus = (x.astype(np.float64) + t * u).astype(x.dtype)
-        up = plus.astype(np.float64) - x.astype(np.float64)
-        fp = ev.at(plus, what=f"x + {t:.3g}*v")
-        if method == "forward":
-            d = (fp - f0) / t
-            eff = up / t
-        else:
-            minus = (x.astype(np.float64) - t * u).astype(x.dtype)
-            um = x.astype(np.float64) - minus.astype(np.float64)
-            fm = ev.at(minus, what=f"x - {t:.3g}*v")
-            d = (fp - fm) / (2 * t)
-            eff = (up + um) / (2 * t)
-        D.append(d - project(eff) if project is not None else d)
-        T.append(t)
-    D_arr = np.array(D)
-    T_arr = np.array(T)[:, None]
-    order = 1 if method == "forward" else 2
-    gain = rules.LADDER_RATIO**order
-    rounding = rules.ROUNDING_FACTOR[method] * noise / T_arr
-    if method == "richardson":
-        R = (gain * D_arr[1:] - D_arr[:-1]) / (gain - 1)
-        diffs = np.abs(np.diff(R, axis=0))
-        err = np.concatenate([diffs, diffs[-1:]]) + rounding[1:] * (gain + 1) / (gain - 1)
-        cand = R
-    else:
-        diffs = np.abs(np.diff(D_arr, axis=0))
-        err = np.concatenate([diffs * gain / (gain - 1), diffs[-1:] / (gain - 1)]) + rounding
-        cand = D_arr
-    best = np.argmin(err, axis=0)
-    value = np.take_along_axis(cand, best[None], axis=0)[0]
-    bound = np.take_along_axis(err, best[None], axis=0)[0]
-    return value, bound, ev.calls - calls0
+    t = rules.base_step(method, x.dtype) * rules.LADDER_RATIO
+    D: list = []
+    T: list = []
+    for _ in range(MAX_EXTENSIONS + 1):
+        for _ in range(rules.LADDER_LENGTH):
+            plus = (x.astype(np.float64) + t * u).astype(x.dtype)
+            up = plus.astype(np.float64) - x.astype(np.float64)
+            fp = ev.at(plus, what=f"x + {t:.3g}*v")
+            if method == "forward":
+                d, eff = (fp - f0) / t, up / t
+            else:
+                minus = (x.astype(np.float64) - t * u).astype(x.dtype)
+                um = x.astype(np.float64) - minus.astype(np.float64)
+                fm = ev.at(minus, what=f"x - {t:.3g}*v")
+                d, eff = (fp - fm) / (2 * t), (up + um) / (2 * t)
+            D.append(d - project(eff) if project is not None else d)
+            T.append(t)
+            t /= rules.LADDER_RATIO
+        value, bound, _, extend = _select(
+            np.array(D)[:, None, :], np.array(T)[:, None, None], method, noise, rules.LADDER_RATIO, False
+        )
+        if not extend[0] or t < 64 * rules.eps(x.dtype):
+            break
+    return value[0], bound[0], ev.calls - calls0
 
 
 def ev_complex_direction(ev: Evaluator, x: np.ndarray, u: np.ndarray, t: float) -> np.ndarray:

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import random
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -48,9 +49,7 @@ PROFILES = {
     "thorough": "gradverify-thorough",
 }
 #: Keyword arguments the marker may set: the check's own options plus max_examples.
-MARKER_KEYS = frozenset(
-    {"method", "max_examples", "safety", "h", "mode", "directions", "budget", "vectorized", "seed"}
-)
+MARKER_KEYS = frozenset({"method", "max_examples", "safety", "h", "mode", "directions", "budget", "vectorized", "seed"})
 #: Options that only the Hypothesis-driven ``gradcheck.verify`` understands.
 _VERIFY_ONLY = frozenset({"max_examples"})
 #: How many failures the summary lists by name (the count is always exact).
@@ -131,7 +130,9 @@ def _load_profile(name: str) -> None:
         hypothesis_settings.load_profile(name)
     except HypothesisInvalidArgument:
         known = ", ".join(sorted(PROFILES)) + " (or " + ", ".join(PROFILES.values()) + ")"
-        raise pytest.UsageError(f"gradverify profile={name!r} is not a registered Hypothesis profile; use {known}") from None
+        raise pytest.UsageError(
+            f"gradverify profile={name!r} is not a registered Hypothesis profile; use {known}"
+        ) from None
 
 
 # -- what the checks found ----------------------------------------------------------------
@@ -231,7 +232,7 @@ class GradCheck:
             merged["seed"] = zlib.crc32(key.encode())
         return merged
 
-    def _judge(self, report: Any, message: str | None = None) -> Any:
+    def _judge(self, report: Report, message: str | None = None) -> Report:
         __tracebackhide__ = True
         self.reports.append(report)
         self._stats.add(_record(report, self.nodeid))
@@ -283,8 +284,16 @@ class GradCheck:
         result = verify(f, grad, inputs, **merged)
         if result.ok:
             self.reports.append(result)
-            self._stats.add({"nodeid": self.nodeid, "kind": "verify", "ok": True,
-                             "max_rel_error": None, "where": None, "diagnosis": None})
+            self._stats.add(
+                {
+                    "nodeid": self.nodeid,
+                    "kind": "verify",
+                    "ok": True,
+                    "max_rel_error": None,
+                    "where": None,
+                    "diagnosis": None,
+                }
+            )
             return result
         if result.report is not None:
             message = f"{result.report}\nminimal failing input (shrunk): {result.counterexample!r}"
@@ -292,8 +301,16 @@ class GradCheck:
         # A failure without a report: the derivative raised, e.g. a ShapeMismatch.
         error = result.error
         self.reports.append(result)
-        self._stats.add({"nodeid": self.nodeid, "kind": "verify", "ok": False, "max_rel_error": None,
-                         "where": None, "diagnosis": f"{type(error).__name__}: {error}".splitlines()[0]})
+        self._stats.add(
+            {
+                "nodeid": self.nodeid,
+                "kind": "verify",
+                "ok": False,
+                "max_rel_error": None,
+                "where": None,
+                "diagnosis": f"{type(error).__name__}: {error}".splitlines()[0],
+            }
+        )
         assert error is not None
         error.args = (f"{error}\nminimal failing input (shrunk): {result.counterexample!r}",)
         raise error
@@ -322,8 +339,7 @@ def gradcheck(request: pytest.FixtureRequest) -> GradCheck:
         unknown = sorted(set(marker.kwargs) - MARKER_KEYS)
         if unknown:
             pytest.fail(
-                f"the gradverify marker does not take {', '.join(unknown)}; "
-                f"it takes {', '.join(sorted(MARKER_KEYS))}",
+                f"the gradverify marker does not take {', '.join(unknown)}; it takes {', '.join(sorted(MARKER_KEYS))}",
                 pytrace=False,
             )
         defaults.update(marker.kwargs)

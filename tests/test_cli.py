@@ -141,14 +141,18 @@ def test_check_catches_a_wrong_gradient_and_prints_its_diagnosis(
 
 
 def test_check_returns_grad_mode(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "check", "model.py:loss_and_grad", "--returns-grad", "--shape", "5", "--method", "central")
+    code, out, _ = run(
+        capsys, "check", "model.py:loss_and_grad", "--returns-grad", "--shape", "5", "--method", "central"
+    )
     assert code == ExitCode.OK
     assert "central" in out
 
 
 def test_check_vjp(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "check", "model.py:layer", "--vjp", "layer_vjp", "--shape", "2,3")[0] == ExitCode.OK
-    assert run(capsys, "check", "model.py:layer", "--vjp", "layer_vjp_wrong", "--shape", "2,3")[0] == ExitCode.CHECK_FAILED
+    assert (
+        run(capsys, "check", "model.py:layer", "--vjp", "layer_vjp_wrong", "--shape", "2,3")[0] == ExitCode.CHECK_FAILED
+    )
 
 
 def test_check_named_shapes_make_a_dict_of_parameters(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -173,7 +177,9 @@ def test_check_examples_shows_the_minimal_failing_input(project: Path, capsys: p
 
 
 def test_check_json_output(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, _ = run(capsys, "check", "model.py:loss", "--grad", "loss_grad_wrong", "--shape", "3", "--json", "out.json")
+    code, _, _ = run(
+        capsys, "check", "model.py:loss", "--grad", "loss_grad_wrong", "--shape", "3", "--json", "out.json"
+    )
     assert code == ExitCode.CHECK_FAILED
     data = json.loads((project / "out.json").read_text())
     assert data["exit_code"] == 1 and data["report"]["ok"] is False
@@ -193,7 +199,10 @@ def test_a_function_that_raises_exits_3_with_one_line(project: Path, capsys: pyt
 BAD_INPUTS = {
     "malformed shape": (["check", "model.py:loss", "--grad", "loss_grad", "--shape", "3,x"], "--shape"),
     "zero in shape": (["check", "model.py:loss", "--grad", "loss_grad", "--shape", "3,0"], "--shape"),
-    "two unnamed shapes": (["check", "model.py:loss", "--grad", "loss_grad", "--shape", "3", "--shape", "4"], "--shape"),
+    "two unnamed shapes": (
+        ["check", "model.py:loss", "--grad", "loss_grad", "--shape", "3", "--shape", "4"],
+        "--shape",
+    ),
     "missing module": (["check", "nosuchmodule:loss", "--grad", "loss_grad", "--shape", "3"], "nosuchmodule"),
     "missing file": (["check", "nosuch.py:loss", "--grad", "loss_grad", "--shape", "3"], "nosuch.py"),
     "missing function": (["check", "model.py:nothing", "--grad", "loss_grad", "--shape", "3"], "nothing"),
@@ -203,12 +212,18 @@ BAD_INPUTS = {
     "missing npy": (["check", "model.py:loss", "--grad", "loss_grad", "--input", "none.npy"], "none.npy"),
     "not an npy": (["check", "model.py:loss", "--grad", "loss_grad", "--input", "model.py"], "model.py"),
     "no input": (["check", "model.py:loss", "--grad", "loss_grad"], "--shape"),
-    "shape and input": (["check", "model.py:loss", "--grad", "loss_grad", "--shape", "3", "--input", "W.npy"], "not both"),
+    "shape and input": (
+        ["check", "model.py:loss", "--grad", "loss_grad", "--shape", "3", "--input", "W.npy"],
+        "not both",
+    ),
     "no derivative": (["check", "model.py:loss", "--shape", "3"], "--grad"),
     "unknown option": (["check", "model.py:loss", "--gard", "loss_grad", "--shape", "3"], "--gard"),
     "bad method": (["check", "model.py:loss", "--grad", "loss_grad", "--shape", "3", "--method", "magic"], "magic"),
     "not a pair": (["check", "model.py:not_a_pair", "--returns-grad", "--shape", "3"], "(loss, grad)"),
-    "examples with input": (["check", "model.py:loss", "--grad", "loss_grad", "--input", "W.npy", "--examples", "5"], "--shape"),
+    "examples with input": (
+        ["check", "model.py:loss", "--grad", "loss_grad", "--input", "W.npy", "--examples", "5"],
+        "--shape",
+    ),
     "wrong grad shape": (["check", "model.py:loss", "--grad", "wrong_shape_grad", "--shape", "3,2"], "shape"),
     "unknown subcommand": (["chek"], "chek"),
     "demo bug": (["demo", "--bug", "nosuchbug"], "nosuchbug"),
@@ -302,9 +317,11 @@ def test_steps_plot_with_matplotlib(project: Path, capsys: pytest.CaptureFixture
 
 
 def test_descent_passes_a_gradient_and_fails_its_negation(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "descent", "model.py:loss", "--grad", "loss_grad", "--shape", "4,3")
-    assert code == ExitCode.OK and "monotone decrease: ok" in out
-    code, out, _ = run(capsys, "descent", "model.py:loss", "--grad", "ascent_grad", "--shape", "4,3")
+    code, out, _ = run(capsys, "descent", "model.py:loss", "--grad", "loss_grad", "--shape", "4,3", "--json", "-")
+    assert code == ExitCode.OK and "2 of 2 invariants hold" in out
+    results = json.loads(out[out.index("{\n") :])["results"]
+    assert [r["ok"] for r in results] == [True, True]
+    code, out, _ = run(capsys, "descent", "model.py:loss", "--grad", "ascent_grad", "--shape", "4,3", "--steps", "5")
     assert code == ExitCode.CHECK_FAILED and "FAILED" in out
 
 

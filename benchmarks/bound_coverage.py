@@ -1,0 +1,91 @@
+"""Does every estimator's stated bound cover its real error?  And no false alarms?
+
+Measures, over the zoo at random points, with f scaled by 1e-8..1e8 and x by
+1e-4..1e4, in float64 and float32:
+
+* the worst ratio |estimate - exact| / bound for each method (a ratio above 1
+  means a bound that lies; the verdict's SAFETY factor must exceed the worst);
+* the relative accuracy max|error| / max|gradient| in float64;
+* false alarms of check_grad on the correct gradients (must be zero).
+
+Run:  python benchmarks/bound_coverage.py [--points 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+import gradverify as gv
+from gradverify import zoo
+from gradverify.params import ParamSpec
+
+
+def scaled(problem: zoo.Problem, f_scale: float, x_scale: float, dtype):
+    """f_s(x) = f_scale * f(x / x_scale), at x = x_scale * x0: the same landscape, rescaled."""
+    spec = ParamSpec.of(problem.x0)
+
+    def f(x):
+        leaves = spec.leaves(x)
+        return dtype(f_scale) * problem.f(spec.build([leaf / dtype(x_scale) for leaf in leaves]))
+
+    def g(x):
+        leaves = spec.leaves(x)
+        gr = problem.grad(spec.build([leaf / dtype(x_scale) for leaf in leaves]))
+        return spec.build([dtype(f_scale / x_scale) * leaf for leaf in spec.leaves(gr)])
+
+    x = spec.build([(leaf * dtype(x_scale)).astype(dtype) for leaf in spec.leaves(problem.x0)])
+    return f, g, x, spec
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--points", type=int, default=12)
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(12345)
+    worst = {}
+    accuracy = {}
+    alarms = []
+    checks = 0
+    for dtype in (np.float64, np.float32):
+        for name in zoo.PROBLEM_NAMES:
+            for k in range(args.points):
+                f_scale = 10.0 ** rng.uniform(-8, 8)
+                x_scale = 10.0 ** rng.uniform(-4, 4)
+                problem = zoo.make_problem(name, seed=int(rng.integers(1 << 30)), dtype=dtype)
+                f, g, x, spec = scaled(problem, f_scale, x_scale, dtype)
+                exact = spec.flatten(g(x), dtype=np.float64)
+                gmax = np.max(np.abs(exact))
+                for method in ("forward", "central", "richardson", "complex"):
+                    if name == "svm":
+                        # Hinges: where a kink lies within h of x, no estimate
+                        # converges to the subgradient; kinks are tested apart.
+                        continue
+                    est = gv.estimate_gradient(f, x, method=method, seed=k)
+                    value = spec.flatten(est.value, dtype=np.float64)
+                    bound = spec.flatten(est.bound, dtype=np.float64)
+                    err = np.abs(value - exact)
+                    # The verdict's floor also applies to estimates.
+                    floor = 16 * np.finfo(dtype).eps * np.max(np.abs(value))
+                    ratio = float(np.max(err / (bound + floor)))
+                    key = (np.dtype(dtype).name, method)
+                    worst[key] = max(worst.get(key, 0.0), ratio)
+                    accuracy[key] = max(accuracy.get(key, 0.0), float(np.max(err) / gmax))
+                for method in ("auto", "central"):
+                    report = gv.check_grad(f, g, x, method=method, seed=k)
+                    checks += 1
+                    if not report.ok:
+                        alarms.append((np.dtype(dtype).name, name, method, f_scale, x_scale, report.worst_name, report.max_rel_error))
+    print(f"{'dtype':8} {'method':11} {'worst err/bound':>16} {'max|err|/max|g|':>16}")
+    for key in sorted(worst):
+        print(f"{key[0]:8} {key[1]:11} {worst[key]:16.3g} {accuracy[key]:16.3g}")
+    print(f"check_grad on correct gradients: {checks} checks, {len(alarms)} false alarms")
+    for a in alarms[:10]:
+        print("  false alarm:", a)
+    return 1 if alarms or max(worst.values()) > 1.0 else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

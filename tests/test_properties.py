@@ -1,0 +1,217 @@
+"""Property tests of the core, over drawn zoo problems, points, scales and steps.
+
+* every estimator's real error lies within its stated bound;
+* a correct gradient passes for every step h drawn in the method's band;
+* each mutant family (scale, sign, transposition, one entry, shift by one,
+  missing term) is caught, and a one-entry mutant is blamed on its entry;
+* no input array is ever modified.
+
+Everything random is drawn by Hypothesis (problem seeds included), so every
+failure shrinks and replays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import gradverify as gv
+from gradverify import strategies as gst
+from gradverify import zoo
+from gradverify.params import ParamSpec
+
+SMOOTH = ("softmax", "logistic", "mlp", "rosenbrock")
+PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+DTYPES = st.sampled_from([np.float64, np.float32])
+
+
+@st.composite
+def problems(draw, names=SMOOTH, dtypes=DTYPES, reg=None):
+    """A zoo problem with drawn sizes, data seed and dtype, at a drawn point."""
+    name = draw(st.sampled_from(names))
+    dtype = draw(dtypes)
+    sizes = dict(
+        seed=draw(st.integers(0, 2**16)),
+        n_samples=draw(st.integers(1, 6)),
+        n_features=draw(st.integers(1, 4)),
+        n_classes=draw(st.integers(2, 3)),
+        n=draw(st.integers(2, 6)),
+        reg=draw(st.sampled_from([0.0, 0.1])) if reg is None else reg,
+        dtype=dtype,
+    )
+    problem = zoo.make_problem(name, **sizes)
+    x0 = problem.x0
+    if isinstance(x0, dict):
+        x = draw(st.fixed_dictionaries({k: gst.weights(shape=v.shape, dtype=dtype, max_magnitude=2.0) for k, v in x0.items()}))
+    else:
+        x = draw(gst.weights(shape=x0.shape, dtype=dtype, max_magnitude=2.0))
+    return problem, x
+
+
+def flat(value, like):
+    """``value`` (structured like the point ``like``) as one float64 vector."""
+    return ParamSpec.of(like).flatten(value, dtype=np.float64)
+
+
+def scaled(problem, c):
+    """The problem with f and its gradient multiplied by ``c`` (any scale of f)."""
+
+    def f(x):
+        return c * problem.f(x)
+
+    def grad(x):
+        g = problem.grad(x)
+        return {k: c * v for k, v in g.items()} if isinstance(g, dict) else c * g
+
+    return f, grad
+
+
+SCALES = st.sampled_from([1.0, 1e-6, 1e6])
+
+
+def methods_for(problem):
+    return ("forward", "central", "richardson") + (("complex",) if problem.complex_safe else ())
+
+
+# ---------------------------------------------------------------------------
+# the tolerance model
+# ---------------------------------------------------------------------------
+@PROPERTY
+@given(problems(), st.data(), SCALES)
+def test_every_estimators_real_error_lies_within_its_bound(drawn, data, c):
+    problem, x = drawn
+    method = data.draw(st.sampled_from(methods_for(problem)), label="method")
+    f, grad = scaled(problem, c)
+    # safety=1: the raw bound (plus the floor), not the verdict's margin
+    report = gv.check_grad(f, grad, x, method=method, mode="full", safety=1.0, seed=0)
+    exact, numerical, allowed = flat(grad(x), x), flat(report.numerical, x), flat(report.tolerance, x)
+    excess = np.abs(numerical - exact) - allowed
+    assert np.all(excess <= 0), (
+        f"{method}: entry {int(np.argmax(excess))} error {np.abs(numerical - exact).max():.3g} "
+        f"outside its bound; report:\n{report}"
+    )
+    assert report.ok
+
+
+@PROPERTY
+@given(problems(), st.data(), SCALES)
+def test_a_correct_gradient_passes_for_every_step_in_the_band(drawn, data, c):
+    problem, x = drawn
+    method = data.draw(st.sampled_from(methods_for(problem)), label="method")
+    h = data.draw(gst.step_sizes(method=method, dtype=ParamSpec.of(x).dtype), label="h")
+    f, grad = scaled(problem, c)
+    # the band is of relative steps; an explicit h is absolute, so scale it
+    h_abs = h * np.maximum(1.0, np.abs(flat(x, x)))
+    report = gv.check_grad(f, grad, x, method=method, h=h_abs, mode="full", seed=0)
+    assert report.ok, str(report)
+
+
+@PROPERTY
+@given(problems(names=("svm",)), st.integers(0, 2**16))
+def test_a_correct_gradient_at_a_kink_is_never_called_wrong(drawn, seed):
+    problem, x = drawn
+    report = gv.check_grad(problem.f, problem.grad, x, seed=seed)
+    assert report.ok or report.pattern == "kink", str(report)
+
+
+# ---------------------------------------------------------------------------
+# mutants
+# ---------------------------------------------------------------------------
+def leafwise(grad, op):
+    def wrong(x):
+        g = grad(x)
+        if isinstance(g, dict):
+            return {k: op(np.array(v, copy=True)) for k, v in g.items()}
+        return op(np.array(g, copy=True))
+
+    return wrong
+
+
+def transposed(a):
+    return a.T.reshape(a.shape) if a.ndim == 2 else a
+
+
+MUTANTS = {
+    "scale": lambda grad: leafwise(grad, lambda a: 2 * a),
+    "sign": lambda grad: leafwise(grad, lambda a: -a),
+    "transposition": lambda grad: leafwise(grad, transposed),
+    "shift": lambda grad: leafwise(grad, lambda a: np.roll(a, 1)),
+}
+
+
+def clearly_wrong(wrong, right, dtype):
+    """The mutant differs from the truth by far more than any estimator's error."""
+    gap = np.abs(wrong - right).max()
+    return gap > 1e-2 * np.abs(right).max() and gap > 1e3 * np.finfo(dtype).eps
+
+
+@pytest.mark.parametrize("family", sorted(MUTANTS))
+def test_each_mutant_family_is_caught(family):
+    @PROPERTY
+    @given(problems(), SCALES)
+    def check(drawn, c):
+        problem, x = drawn
+        f, grad = scaled(problem, c)
+        wrong = MUTANTS[family](grad)
+        assume(clearly_wrong(flat(wrong(x), x), flat(grad(x), x), ParamSpec.of(x).dtype))
+        report = gv.check_grad(f, wrong, x, seed=0)
+        assert not report.ok, f"{family} mutant passed:\n{report}"
+
+    check()
+
+
+@pytest.mark.parametrize("missing", ["no_reg", "forgot_mean"])
+@PROPERTY
+@given(drawn=problems(names=("softmax", "logistic", "mlp"), reg=0.1))
+def test_a_missing_term_is_caught(missing, drawn):
+    problem, x = drawn
+    wrong = problem.broken[missing]
+    assume(clearly_wrong(flat(wrong(x), x), flat(problem.grad(x), x), ParamSpec.of(x).dtype))
+    report = gv.check_grad(problem.f, wrong, x, seed=0)
+    assert not report.ok, str(report)
+
+
+@PROPERTY
+@given(problems(), st.data(), st.sampled_from([1e-3, 0.5, -2.0]))
+def test_a_one_entry_mutant_is_caught_and_blamed_on_its_entry(drawn, data, rel):
+    problem, x = drawn
+    spec = ParamSpec.of(x)
+    k = data.draw(st.integers(0, spec.size - 1), label="entry")
+    right = flat(problem.grad(x), x)
+    # a wrong entry: off by `rel` of the gradient's largest entry (a visible bug)
+    delta = rel * max(np.abs(right).max(), 1.0)
+    assume(abs(delta) > 1e3 * np.finfo(spec.dtype).eps * max(np.abs(right).max(), 1.0))
+
+    def wrong(p):
+        g = flat(problem.grad(p), x)
+        g[k] += delta
+        return spec.unflatten(g.astype(spec.dtype))
+
+    report = gv.check_grad(problem.f, wrong, x, seed=0)
+    assert not report.ok, str(report)
+    assert report.worst_index == spec.locate(k), f"blamed {report.worst_name}, mutated {spec.describe(k)}\n{report}"
+
+
+# ---------------------------------------------------------------------------
+# inputs are never modified
+# ---------------------------------------------------------------------------
+@PROPERTY
+@given(problems(), st.data())
+def test_no_input_array_is_ever_modified(drawn, data):
+    problem, x = drawn
+    method = data.draw(st.sampled_from(("auto",) + methods_for(problem)), label="method")
+    mode = data.draw(st.sampled_from(["full", "directional"]), label="mode")
+    grad = data.draw(st.sampled_from([problem.grad, problem.broken["sign"]]), label="grad")
+    before = {k: v.copy() for k, v in x.items()} if isinstance(x, dict) else x.copy()
+    gv.check_grad(problem.f, grad, x, method=method, mode=mode, seed=0)
+    gv.numerical_gradient(problem.f, x, method="central" if method == "auto" else method)
+    if isinstance(x, dict):
+        assert x.keys() == before.keys()
+        for k in x:
+            np.testing.assert_array_equal(x[k], before[k])
+            assert x[k].dtype == before[k].dtype
+    else:
+        np.testing.assert_array_equal(x, before)
+        assert x.dtype == before.dtype
