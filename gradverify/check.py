@@ -34,6 +34,11 @@ DEFAULT_DIRECTIONS = 2
 #: Failing complex-step entries cross-checked with finite differences.
 CONFIRM_MAX = 32
 
+#: An entry whose bound (times safety) and whose disagreement both exceed this
+#: fraction of the largest derivative was not resolved by the estimator and is
+#: not judged a pass.
+UNRESOLVED_FRACTION = 1.0
+
 #: Rows shown in the readable report.
 REPORT_ROWS = 5
 
@@ -275,6 +280,20 @@ def _full_check(
             )
             err, allowed, fail = verdict()
     fail = fail & ~kink_ok
+    # An entry whose bound dwarfs the derivative's scale was not resolved by any
+    # step (a singularity, or a kink the ladder could not pin down).  Where the
+    # analytic value is also far from the estimate, the check cannot judge,
+    # and a check that cannot judge does not pass.
+    scale = np.max(np.abs(N), axis=0, keepdims=True)
+    unresolved = np.any((safety * B > UNRESOLVED_FRACTION * scale) & (err > UNRESOLVED_FRACTION * scale), axis=1)
+    unresolved &= ~fail & ~kink_ok
+    if unresolved.any():
+        first = int(np.flatnonzero(unresolved)[0])
+        notes.append(
+            f"{int(unresolved.sum())} entr{'y' if unresolved.sum() == 1 else 'ies'} (e.g. {spec.describe(first)}) could not be "
+            "estimated: the estimates at different steps do not converge (a singularity, or a kink, at x?)"
+        )
+    fail = fail | unresolved
     ratio = np.max(err / allowed, axis=1)
     worst = int(np.argmax(np.where(fail, ratio + 1e300 * 0, ratio))) if x.size else 0
     if fail.any():
@@ -287,6 +306,9 @@ def _full_check(
             k = bad_kinks[0]
             diagnosis = (f"f is not differentiable at {k['name']} (left slope {k['left']:.6g}, right slope {k['right']:.6g}) "
                          f"and the analytic value {k['analytic']:.6g} is not between them")
+        elif unresolved.any() and not (fail & ~unresolved).any():
+            pattern = "unresolved"
+            diagnosis = notes[-1]
         else:
             pattern, diagnosis = diagnose(A, N, allowed, fail, spec, x)
     elif kinks:

@@ -116,7 +116,7 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
     walk = [f0]
     for k in range(1, NOISE_POINTS):
         point = (x.astype(np.float64) + k * delta * signs).astype(x.dtype)
-        walk.append(ev.at(point, what=f"a point {k} noise-steps from x"))
+        walk.append(ev.at(point, what=f"x + {k}*delta (a walk of relative steps {np.sqrt(rules.eps(x.dtype)):.2g} that measures the rounding noise of f near x)"))
     values = np.array(walk)  # (points, m)
     sigmas = []
     for j in (3, 4):
@@ -308,18 +308,26 @@ def refine(
     kink = np.zeros(k, bool)
     right = left = slope_bound = None
     if method != "forward" and len(D_rows) >= 2:
-        R, Lft = np.array(R_rows), np.array(L_rows)
-        last = np.maximum((~np.isnan(H[:, :, 0])).sum(axis=0) - 1, 1)
-        pick = lambda a, j: np.take_along_axis(a, j[None, :, None], axis=0)[0]  # noqa: E731
-        right, left = pick(R, last), pick(Lft, last)
-        jump_small = np.abs(right - left)
-        jump_large = np.abs(pick(R, last - 1) - pick(Lft, last - 1))
-        h_last = np.take_along_axis(H[:, :, 0], last[None], axis=0)[0][:, None]
-        slope_bound = 2 * rules.ROUNDING_FACTOR["forward"] * noise / h_last
-        # Smooth: the jump between one-sided slopes is h f'' and shrinks with h.
-        # A kink: it stays.  Demand both, with room for rounding.
-        stays = jump_small > 0.5 * jump_large
-        kink = np.any(stays & (jump_small > 4 * slope_bound + bound), axis=1)
+        R, Lft = np.array(R_rows), np.array(L_rows)  # (rungs, k, m)
+        Hs = np.array(H_rows)[:, :, None]
+        jump = np.abs(R - Lft)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * noise / Hs
+            # A pair of rungs speaks when the smaller one's slopes stand clear of
+            # their rounding; the deepest such pair decides.  Smooth: the gap
+            # between one-sided slopes is h f'' and shrinks with h.  A kink: it
+            # stays.
+            informative = np.all(jump > 4 * slope_round + bound[None], axis=2)  # (rungs, k)
+        informative[0] = False
+        deepest = np.where(informative.any(axis=0), len(R_rows) - 1 - np.argmax(informative[::-1], axis=0), 0)
+        has = deepest > 0
+        j = np.maximum(deepest, 1)
+        pick = lambda a, at: np.take_along_axis(a, at[None, :, None], axis=0)[0]  # noqa: E731
+        with np.errstate(invalid="ignore"):
+            stays = np.all(pick(jump, j) > 0.5 * pick(jump, j - 1), axis=1)
+        kink = has & stays
+        right, left = pick(R, j), pick(Lft, j)
+        slope_bound = pick(np.broadcast_to(slope_round, R.shape), j)
     return Estimate(value, bound, used, True, kink, right, left, slope_bound)
 
 

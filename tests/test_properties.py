@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 import gradverify as gv
@@ -42,6 +42,7 @@ def problems(draw, names=SMOOTH, dtypes=DTYPES, reg=None):
         dtype=dtype,
     )
     problem = zoo.make_problem(name, **sizes)
+    note(f"zoo.make_problem({name!r}, **{sizes!r})")  # so a failure can be rebuilt by hand
     x0 = problem.x0
     if isinstance(x0, dict):
         x = draw(st.fixed_dictionaries({k: gst.weights(shape=v.shape, dtype=dtype, max_magnitude=2.0) for k, v in x0.items()}))

@@ -1,0 +1,328 @@
+"""Verdicts: correct derivatives pass, wrong ones fail, and the report explains why."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import gradverify as gv
+from gradverify import zoo
+
+METHODS = ["auto", "richardson", "central", "forward"]
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("name", zoo.PROBLEM_NAMES)
+def test_correct_zoo_gradients_pass(name, method):
+    problem = zoo.make_problem(name, seed=2)
+    report = gv.check_grad(problem.f, problem.grad, problem.x0, method=method, seed=0)
+    assert report.ok, str(report)
+    assert report.failures == 0 and report.diagnosis is None
+
+
+EXPECTED_PATTERN = {
+    "double": "scale",
+    "half": "scale",
+    "sign": "sign",
+    "zero": "zero",
+    "transposed": "transpose",
+    "shift": "shift",
+    "one_entry": "entries",
+    "forgot_mean": "scale",
+    "no_reg": "missing_term",
+}
+
+
+@pytest.mark.parametrize("method", ["auto", "central"])
+@pytest.mark.parametrize("name", zoo.PROBLEM_NAMES)
+def test_broken_twins_fail_with_their_pattern(name, method):
+    problem = zoo.make_problem(name, seed=2)
+    for bug, wrong in problem.broken.items():
+        if bug == "transposed" and name in ("logistic", "rosenbrock"):
+            continue  # 1-D gradients have no transposed layout
+        report = gv.check_grad(problem.f, wrong, problem.x0, method=method, seed=0)
+        assert not report.ok, f"{name}/{bug} passed"
+        assert report.pattern == EXPECTED_PATTERN[bug], (bug, report.diagnosis)
+
+
+def test_diagnosis_names_factor_and_sample_count():
+    problem = zoo.make_problem("softmax", seed=0, n_samples=20)
+    report = gv.check_grad(problem.f, problem.broken["double"], problem.x0, seed=0)
+    assert "2 x" in report.diagnosis
+    report = gv.check_grad(problem.f, problem.broken["forgot_mean"], problem.x0, seed=0)
+    assert "20" in report.diagnosis and "mean" in report.diagnosis
+
+
+def scaled_gradient(problem, factor):
+    def wrong(x):
+        g = problem.grad(x)
+        if isinstance(g, dict):
+            return {k: v * factor for k, v in g.items()}
+        return g * factor
+
+    return wrong
+
+
+@pytest.mark.parametrize("name", ["softmax", "logistic", "mlp", "rosenbrock"])
+def test_auto_sees_a_relative_error_of_1e_6(name):
+    problem = zoo.make_problem(name, seed=4)
+    report = gv.check_grad(problem.f, scaled_gradient(problem, 1 + 1e-6), problem.x0, seed=0)
+    assert report.method == "complex"
+    assert not report.ok
+
+
+@pytest.mark.parametrize("name", zoo.PROBLEM_NAMES)
+def test_central_sees_a_relative_error_of_1e_4(name):
+    problem = zoo.make_problem(name, seed=4)
+    report = gv.check_grad(problem.f, scaled_gradient(problem, 1 + 1e-4), problem.x0, method="central", seed=0)
+    assert not report.ok
+
+
+@pytest.mark.parametrize("method", ["auto", "central"])
+@pytest.mark.parametrize("entry", [0, 5, 17])
+def test_one_wrong_entry_is_named(method, entry):
+    problem = zoo.make_problem("softmax", seed=5)
+    wrong = zoo.mutants(problem.grad, entry=entry, rel=1e-3)["one_entry"]
+    report = gv.check_grad(problem.f, wrong, problem.x0, method=method, seed=0)
+    assert not report.ok
+    assert report.worst_index == tuple(int(i) for i in np.unravel_index(entry, problem.x0.shape))
+    assert report.pattern == "entries"
+    assert report.worst_name in report.diagnosis
+
+
+def test_dict_parameters_name_the_parameter():
+    problem = zoo.make_problem("mlp", seed=1)
+
+    def wrong(p):
+        g = problem.grad(p)
+        g["W2"] = g["W2"].copy()
+        g["W2"][1, 2] *= 1.001
+        return g
+
+    report = gv.check_grad(problem.f, wrong, problem.x0, seed=0)
+    assert not report.ok
+    assert report.worst_index == ("W2", (1, 2))
+    assert report.worst_name == "W2[1, 2]"
+    assert isinstance(report.numerical, dict) and report.numerical["W2"].shape == problem.x0["W2"].shape
+
+
+def test_tuple_and_list_parameters():
+    f = lambda p: np.sum(p[0] ** 2) + np.sum(np.sin(p[1]))  # noqa: E731
+    for kind in (tuple, list):
+        x = kind([np.array([1.0, 2.0]), np.array([[0.5]])])
+        grad = lambda p, kind=kind: kind([2 * p[0], np.cos(p[1])])  # noqa: E731
+        assert gv.check_grad(f, grad, x, seed=0).ok
+        bad = lambda p, kind=kind: kind([2 * p[0], -np.cos(p[1])])  # noqa: E731
+        report = gv.check_grad(f, bad, x, seed=0)
+        assert not report.ok and report.worst_index == (1, (0, 0))
+
+
+def test_report_is_readable_and_json_safe():
+    problem = zoo.make_problem("softmax", seed=0)
+    report = gv.check_grad(problem.f, problem.broken["one_entry"], problem.x0, seed=3)
+    text = str(report)
+    assert "FAILED" in text and report.worst_name in text and "diagnosis" in text and "seed 3" in text
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["ok"] is False and data["seed"] == 3 and data["worst_name"] == report.worst_name
+    assert data["evaluations"] == report.evaluations > 0
+    assert "passed" in str(gv.check_grad(problem.f, problem.grad, problem.x0, seed=0))
+
+
+def test_assert_grad_raises_an_assertion_error_with_the_report():
+    problem = zoo.make_problem("logistic", seed=0)
+    assert gv.assert_grad(problem.f, problem.grad, problem.x0, seed=0).ok
+    with pytest.raises(AssertionError) as info:
+        gv.assert_grad(problem.f, problem.broken["sign"], problem.x0, seed=0)
+    assert isinstance(info.value, gv.GradientMismatch)
+    assert info.value.report.pattern == "sign"
+    assert "wrong sign" in str(info.value)
+
+
+# -- kinks ------------------------------------------------------------------------------------
+
+
+def relu_sum(x):
+    return np.sum(np.maximum(x, 0.0)) + 0.5 * np.sum(x * x)
+
+
+def test_a_kink_is_reported_as_a_kink_not_a_bug():
+    x = np.array([0.0, 1.0, -2.0])
+    subgradient = lambda x: (x > 0).astype(float) + x  # noqa: E731  (0 at the kink: a valid choice)
+    report = gv.check_grad(relu_sum, subgradient, x, method="central", seed=0)
+    assert report.ok, str(report)
+    assert len(report.kinks) == 1 and report.kinks[0]["name"] == "x[0]"
+    assert report.kinks[0]["between"]
+    assert report.kinks[0]["left"] == pytest.approx(0.0, abs=1e-2)
+    assert report.kinks[0]["right"] == pytest.approx(1.0, abs=1e-2)
+
+
+def test_an_analytic_value_outside_the_slopes_at_a_kink_fails():
+    x = np.array([0.0, 1.0])
+    report = gv.check_grad(relu_sum, lambda x: np.array([3.0, 2.0]), x, method="central", seed=0)
+    assert not report.ok
+    assert report.pattern == "kink"
+    assert "not differentiable" in report.diagnosis
+
+
+# -- complex-step safety ------------------------------------------------------------------------
+
+
+def smooth(x):
+    return np.sum(np.sin(x) * x)
+
+
+def smooth_grad(x):
+    return np.cos(x) * x + np.sin(x)
+
+
+def drops_imaginary(x):
+    return np.sum(np.sin(np.real(x)) * np.real(x))
+
+
+def casts_to_float(x):
+    return float(np.sum(np.sin(x) * x).real) if np.iscomplexobj(x) else float(np.sum(np.sin(x) * x))
+
+
+def uses_abs(x):
+    return np.sum(np.sin(np.abs(x)) * np.abs(x))
+
+
+def refuses_complex(x):
+    if np.iscomplexobj(x):
+        raise TypeError("ufunc 'erf' not supported for complex input")
+    return smooth(x)
+
+
+def assigns_into_real(x):
+    out = np.zeros(x.shape)
+    out[...] = np.sin(x) * x  # ComplexWarning: discards the imaginary part
+    return np.sum(out)
+
+
+def wrong_imaginary(x):
+    # Like a special function whose complex implementation loses part of the
+    # imaginary part: right real part, imaginary part 10% short.
+    value = np.sum(np.sin(x) * x)
+    if np.iscomplexobj(value):
+        return value.real + 0.9j * value.imag
+    return value
+
+
+@pytest.mark.parametrize("f", [drops_imaginary, casts_to_float, uses_abs, refuses_complex, assigns_into_real, wrong_imaginary])
+def test_auto_survives_functions_that_break_complex_step(f):
+    x = np.array([0.3, 1.2, 2.0])  # positive, so abs and real parts agree with x
+    report = gv.check_grad(f, smooth_grad, x, seed=0)
+    assert report.ok, str(report)
+    assert report.method == "richardson"
+    assert any("complex-step not used" in n for n in report.notes)
+    wrong = gv.check_grad(f, lambda x: 1.01 * smooth_grad(x), x, seed=0)
+    assert not wrong.ok
+
+
+@pytest.mark.parametrize("f", [drops_imaginary, casts_to_float, refuses_complex, assigns_into_real, wrong_imaginary])
+def test_method_complex_on_an_unsafe_function_says_so(f):
+    with pytest.raises(gv.NotComplexSafe, match="central"):
+        gv.check_grad(f, smooth_grad, np.array([0.3, 1.2, 2.0]), method="complex", seed=0)
+
+
+def test_auto_picks_complex_step_for_a_complex_safe_function():
+    report = gv.check_grad(smooth, smooth_grad, np.array([0.3, 1.2, 2.0]), seed=0)
+    assert report.ok and report.method == "complex"
+
+
+# -- vjp and jacobian ---------------------------------------------------------------------------
+
+
+def layer(x):
+    W = np.arange(12.0).reshape(3, 4) / 10
+    return np.tanh(x @ W)
+
+
+def layer_vjp(x, ct):
+    W = np.arange(12.0).reshape(3, 4) / 10
+    return (ct * (1 - np.tanh(x @ W) ** 2)) @ W.T
+
+
+def test_check_vjp_of_a_layer():
+    x = np.array([[0.1, -0.2, 0.3], [0.5, 0.0, -0.4]])
+    assert gv.check_vjp(layer, layer_vjp, x, seed=0).ok
+    report = gv.check_vjp(layer, lambda x, ct: 2 * layer_vjp(x, ct), x, seed=0)
+    assert not report.ok and report.kind == "vjp" and report.pattern == "scale"
+    ct = np.ones((2, 4))
+    assert gv.check_vjp(layer, layer_vjp, x, cotangent=ct, seed=0).ok
+    with pytest.raises(gv.ShapeMismatch, match="cotangent"):
+        gv.check_vjp(layer, layer_vjp, x, cotangent=np.ones(3))
+
+
+def test_check_jacobian():
+    f = lambda x: np.array([x[0] * x[1], np.sin(x[0]), x[1] ** 3])  # noqa: E731
+    jac = lambda x: np.array([[x[1], x[0]], [np.cos(x[0]), 0.0], [0.0, 3 * x[1] ** 2]])  # noqa: E731
+    x = np.array([0.5, 2.0])
+    assert gv.check_jacobian(f, jac, x, seed=0).ok
+    bad = lambda x: jac(x).T.reshape(3, 2)  # noqa: E731
+    report = gv.check_jacobian(f, bad, x, seed=0)
+    assert not report.ok and report.kind == "jacobian"
+    with pytest.raises(gv.ShapeMismatch, match=r"\(3, 2\)"):
+        gv.check_jacobian(f, lambda x: jac(x).T, x)
+
+
+# -- directional mode and vectorized evaluation ----------------------------------------------------
+
+
+def chain(x):
+    return np.sum(np.log1p(x * x)) + 0.5 * np.sum(x[1:] * x[:-1])
+
+
+def chain_grad(x):
+    g = 2 * x / (1 + x * x)
+    g[1:] += 0.5 * x[:-1]
+    g[:-1] += 0.5 * x[1:]
+    return g
+
+
+def test_directional_mode_localises_one_wrong_entry():
+    x = np.random.default_rng(0).standard_normal(100_000)
+
+    def wrong(x):
+        g = chain_grad(x)
+        g[31_337] *= 1 + 1e-3
+        return g
+
+    assert gv.check_grad(chain, chain_grad, x, seed=0).ok
+    report = gv.check_grad(chain, wrong, x, seed=0)
+    assert report.mode == "directional"
+    assert not report.ok
+    assert report.worst_index == (31_337,)
+    assert report.evaluations <= 64
+    assert "directional check chosen" in " ".join(report.notes)
+
+
+def test_directional_mode_on_a_scaled_gradient():
+    x = np.random.default_rng(1).standard_normal(5000)
+    report = gv.check_grad(chain, lambda x: 2 * chain_grad(x), x, mode="directional", seed=0)
+    assert not report.ok
+    assert report.pattern in ("scale", "mismatch")
+
+
+def test_directions_argument_checks_k_directions():
+    x = np.random.default_rng(2).standard_normal(50)
+    report = gv.check_grad(chain, chain_grad, x, directions=5, seed=0)
+    assert report.ok and report.mode == "directional" and report.entries == 5
+
+
+def test_vectorized_evaluation_agrees_with_the_plain_one():
+    problem = zoo.make_problem("rosenbrock", seed=0, n=20)
+
+    def stacked(x):  # accepts (k, n)
+        x = np.atleast_2d(x)
+        return np.sum(100.0 * (x[:, 1:] - x[:, :-1] ** 2) ** 2 + (1.0 - x[:, :-1]) ** 2, axis=1)
+
+    for method in ("central", "richardson", "forward"):
+        plain = gv.check_grad(problem.f, problem.grad, problem.x0, method=method, seed=0)
+        fast = gv.check_grad(stacked, problem.grad, problem.x0, method=method, seed=0, vectorized=True)
+        assert plain.ok and fast.ok
+        np.testing.assert_allclose(fast.numerical, plain.numerical, rtol=1e-12)
+    broken = gv.check_grad(stacked, problem.broken["one_entry"], problem.x0, method="central", vectorized=True, seed=0)
+    assert not broken.ok and broken.worst_index == (0,)
