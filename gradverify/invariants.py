@@ -347,6 +347,13 @@ def _probe_wiring(
                 a, b = float(coef[0]), float(coef[1])
             fitted = True
             break
+    parallel = abs(g1 @ wflat) >= (1 - 1e-6) * np.linalg.norm(g1) * np.linalg.norm(wflat) > 0
+    if fitted and parallel:
+        return "mismatch", (
+            f"repeating the data twice changes grad by {a or b:.3g} times {'grad' if a else 'w'}, and grad is parallel "
+            "to w here, so either grad sums over samples where the loss averages, or its regularisation term is "
+            "scaled with the mini-batch"
+        )
     if not fitted:
         return "mismatch", (
             "mini-batch gradients do not combine like a per-sample "
