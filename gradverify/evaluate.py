@@ -21,8 +21,9 @@ from .params import ParamSpec
 
 __all__ = ["Evaluator", "DEFAULT_MEMORY_BUDGET"]
 
-#: Bytes a vectorized call may use for its stack of points.
-DEFAULT_MEMORY_BUDGET = 64 * 2**20
+#: Bytes a vectorized call may use for its stack of points (a chunk that fits
+#: in cache beats one large stack: f's work per point is the same).
+DEFAULT_MEMORY_BUDGET = 2 * 2**20
 
 _ComplexWarning = getattr(np.exceptions, "ComplexWarning", None) if hasattr(np, "exceptions") else None
 if _ComplexWarning is None:  # numpy < 1.25
@@ -142,50 +143,69 @@ class Evaluator:
             return f"x + {unit}h*e[{self.spec.describe(int(index[k]))}] with h={float(np.abs(step[k])):.3g}" if sign_label == "+" else f"x - h*e[{self.spec.describe(int(index[k]))}]"
 
         if self.vectorized:
-            rows = max(1, self.memory_budget // max(1, self.spec.size * self.dtype.itemsize))
-            for start in range(0, count, rows):
-                stop = min(count, start + rows)
-                stack = np.broadcast_to(self.base.astype(self.dtype), (stop - start, self.spec.size)).copy()
-                stack[np.arange(stop - start), index[start:stop]] = shifted_values[start:stop]
-                out[start:stop] = self._batch(stack, what=lambda r, s=start: label(s + r))
-            return out
+            return self._shifted_stacked(index, shifted_values, out, label)
 
         buffer, tree, f, base = self._buffer, self._tree, self.f, self.base
         buffer[...] = base
-        # The hot loop: one write, one call, one restore per coordinate.  Output
-        # validation is hoisted out (done on the first call and on the whole
-        # block afterwards).
-        first = True
-        with self._complex_guard():
-            for k in range(count):
-                i = index[k]
-                buffer[i] = shifted_values[k]
-                try:
-                    value = f(tree)
-                except _ComplexWarning:
-                    raise
-                except Exception as exc:
-                    if self.complex_step:
-                        raise self._refused_complex(exc) from exc
-                    raise
-                finally:
-                    buffer[i] = base[i]
-                self._counter[0] += 1
-                if first:
-                    self._validate(value, what=label(k))
-                    first = False
-                try:
-                    out[k] = np.reshape(value, -1) if not np.isscalar(value) else value
-                except (TypeError, ValueError) as exc:
-                    raise InvalidArgument(
-                        f"{self.name} returned {type(value).__name__} at {label(k)}, which is not a number "
-                        f"of the shape it had at x ({self.out_shape})"
-                    ) from exc
+        # The first call is validated; the hot loop after it is one write, one
+        # call, one store and one restore per coordinate, with everything else
+        # (finiteness, mutation, counting) hoisted out of it.
+        buffer[index[0]] = shifted_values[0]
+        value = self._call(tree)
+        buffer[index[0]] = base[index[0]]
+        out[0] = self._validate(value, what=label(0))
+        scalar = self.out_shape == ()
+        k = 1
+        try:
+            with self._complex_guard():
+                if scalar:
+                    for k in range(1, count):
+                        i = index[k]
+                        buffer[i] = shifted_values[k]
+                        out[k] = f(tree)
+                        buffer[i] = base[i]
+                else:
+                    for k in range(1, count):
+                        i = index[k]
+                        buffer[i] = shifted_values[k]
+                        out[k] = np.reshape(f(tree), -1)
+                        buffer[i] = base[i]
+        except (NotComplexSafe, _ComplexWarning):
+            raise
+        except Exception as exc:
+            buffer[index[k]] = base[index[k]]
+            if self.complex_step:
+                raise self._refused_complex(exc) from exc
+            if isinstance(exc, (TypeError, ValueError)) and ("element" in str(exc) or "shape" in str(exc)):
+                raise InvalidArgument(
+                    f"{self.name} returned a value at {label(k)} that is not a number of the shape it had at x "
+                    f"({self.out_shape})"
+                ) from exc
+            raise
+        finally:
+            self._counter[0] += k
         self._check_untouched(base, "x plus a step along one coordinate")
         self._check_finite(out, label)
-        if self.complex_step:
-            return out
-        return out.real if np.iscomplexobj(out) else out
+        return out
+
+    def _shifted_stacked(
+        self, index: np.ndarray, shifted_values: np.ndarray, out: np.ndarray, label: Callable[[int], str]
+    ) -> np.ndarray:
+        """Coordinate sweep for a vectorized f: chunks of a reused stack of points."""
+        count = len(index)
+        rows = int(max(1, min(count, self.memory_budget // max(1, self.spec.size * self.dtype.itemsize))))
+        stack = np.empty((rows, self.spec.size), dtype=self.dtype)
+        stack[...] = self.base
+        for start in range(0, count, rows):
+            stop = min(count, start + rows)
+            r = np.arange(stop - start)
+            cols = index[start:stop]
+            stack[r, cols] = shifted_values[start:stop]
+            out[start:stop] = self._batch(stack[: stop - start], what=lambda q, s=start: label(s + q))
+            stack[r, cols] = self.base[cols]
+        if not np.array_equal(stack, np.broadcast_to(self.base.astype(self.dtype), stack.shape)):
+            raise InputMutated(f"{self.name} modified the stack of points it was given; it must not modify its input")
+        return out
 
     # -- internals ---------------------------------------------------------------------
     def _call(self, tree: Any) -> Any:

@@ -305,6 +305,13 @@ def _explain_scale(c: float, n_samples: int | None) -> tuple[str, str]:
     return "scale", f"grad is about {name} times the gradient of the loss along its own direction{hint}"
 
 
+def _leaf_name(spec: ParamSpec, flat_index: int) -> str:
+    if spec.kind == "array":
+        return "w"
+    name = spec.names[spec.leaf_of(flat_index)]
+    return str(name) if spec.kind == "dict" else f"w[{name}]"
+
+
 def _probe_wiring(
     loss: Callable[..., Any], grad: Callable[..., Any], w: Any, arrays: tuple, spec: ParamSpec, reduction: str
 ) -> tuple[str, str]:
@@ -335,24 +342,36 @@ def _probe_wiring(
         if reduction == "mean" and abs(loss_ratio - 2) < EXPLAINED:
             return "sum_vs_mean", "the loss doubles when the data is repeated twice: it sums over samples where the checks expect a mean (pass reduction='sum' if that is intended)"
         return "mismatch", "grad combines over samples like an average, yet mini-batches disagree with the full batch: does grad keep state between calls or depend on the batch's order?"
-    # Try the simplest explanations first, so a gradient parallel to w (one
-    # parameter) is read as a scale of the gradient before a term in w.
-    a, b, fitted = 0.0, 0.0, False
-    for columns in ((g1,), (wflat,), (g1, wflat)):
+    # One column of w per leaf: regularisation strengths may differ per leaf
+    # (biases usually have none).  Try the simplest explanations first, so a
+    # gradient parallel to w (one parameter) is read as a scale of the gradient
+    # before a term in w.
+    w_columns = [np.where((np.arange(spec.size) >= lo) & (np.arange(spec.size) < hi), wflat, 0.0)
+                 for lo, hi in zip(spec.offsets[:-1], spec.offsets[1:])]
+    w_columns = [c for c in w_columns if np.any(c)]
+    a, b, fitted = 0.0, np.zeros(len(w_columns)), False
+    for columns in ([g1], w_columns, [g1, *w_columns]):
+        if not columns:
+            continue
         basis = np.column_stack(columns)
         coef, *_ = np.linalg.lstsq(basis, residual, rcond=None)
         if np.linalg.norm(residual - basis @ coef) <= EXPLAINED * size:
-            a, b = (float(coef[0]), 0.0) if columns[0] is g1 else (0.0, float(coef[0]))
-            if len(columns) == 2:
-                a, b = float(coef[0]), float(coef[1])
+            if columns[0] is g1:
+                a, b = float(coef[0]), (coef[1:] if len(columns) > 1 else b)
+            else:
+                b = coef
             fitted = True
             break
-    parallel = abs(g1 @ wflat) >= (1 - 1e-6) * np.linalg.norm(g1) * np.linalg.norm(wflat) > 0
+    terms = ", ".join(f"{c:.3g} * {_leaf_name(spec, int(np.flatnonzero(col)[0]))}" for c, col in zip(b, w_columns) if abs(c) > 0)
+    parallel = False
+    if w_columns and np.linalg.norm(g1) > 0:
+        basis = np.column_stack(w_columns)
+        coef, *_ = np.linalg.lstsq(basis, g1, rcond=None)
+        parallel = bool(np.linalg.norm(g1 - basis @ coef) <= 1e-6 * np.linalg.norm(g1))
     if fitted and parallel:
         return "mismatch", (
-            f"repeating the data twice changes grad by {a or b:.3g} times {'grad' if a else 'w'}, and grad is parallel "
-            "to w here, so either grad sums over samples where the loss averages, or its regularisation term is "
-            "scaled with the mini-batch"
+            "repeating the data twice changes grad, and grad is a multiple of the weights here, so either grad "
+            "sums over samples where the loss averages, or its regularisation term is scaled with the mini-batch"
         )
     if not fitted:
         return "mismatch", (
@@ -369,11 +388,11 @@ def _probe_wiring(
         return "sum_vs_mean", "repeating the data twice leaves grad unchanged: grad averages over samples where the loss sums"
     if a == 0.0 or abs(a) * np.linalg.norm(g1) < EXPLAINED * size:
         return "regularisation", (
-            f"repeating the data twice changes grad by {b:.3g} * w, a term proportional to the weights: "
+            f"repeating the data twice changes grad by {terms or 'a multiple of the weights'}, a term proportional to the weights: "
             "the regularisation gradient is scaled with the mini-batch (multiplied or divided by the batch size, "
             "or added once per batch and summed); it should be the same reg * w for every batch"
         )
-    return "mismatch", f"repeating the data twice changes grad by {a:.3g} * grad + {b:.3g} * w, which no per-sample average does"
+    return "mismatch", f"repeating the data twice changes grad by {a:.3g} * grad + ({terms or 0}), which no per-sample average does"
 
 
 # ---------------------------------------------------------------------------
@@ -521,7 +540,10 @@ def check_monotone_decrease(
     belong to the loss, or the loss is not smooth at that scale (a kink, or
     curvature that grows along the path).  When ``step_size`` is not given it
     is ``1/L`` with ``L`` from :func:`gradverify.descent.estimate_smoothness`
-    at ``w0``, which leaves a factor of two to the limit.  The losses of a
+    at ``w0``, which leaves a factor of two to the limit; where the loss then
+    rises, ``L`` is measured again at both ends of that step and, if the step
+    was beyond ``1/L`` there, the run starts again at the larger ``L`` (at most
+    three times), so ``L`` is the smoothness along the path.  The losses of a
     nonsmooth loss (the multiclass SVM) may rise at any step size: this
     invariant needs a Lipschitz gradient.
 
@@ -551,18 +573,34 @@ def check_monotone_decrease(
     rtol = LOSS_ROUNDING * e if rtol is None else _positive("rtol", rtol)
     evaluations = 0
     L = None
-    if step_size is None:
+    adapt = step_size is None
+    if adapt:
         smooth = estimate_smoothness(g_fn, w0)
         evaluations += smooth.evaluations
-        # L = 0: no curvature near w0 (a linear or constant loss), where any step is safe.
-        L, step_size = smooth.L, 1.0 if smooth.L == 0 else smooth.step_size
-    step_size = _positive("step_size", step_size)
-    run = gradient_descent(f, g_fn, w0, step_size=step_size, steps=steps, record_every=1)
-    evaluations += run.loss_calls + run.grad_calls
+        L = smooth.L
+    else:
+        step_size = _positive("step_size", step_size)
+    for _ in range(4):
+        if adapt:
+            # L = 0: no curvature near w0 (a linear or constant loss), where any step is safe.
+            step_size = 1.0 if L == 0 else 1.0 / L
+        run = gradient_descent(f, g_fn, w0, step_size=step_size, steps=steps, record_every=1)
+        evaluations += run.loss_calls + run.grad_calls
+        rises = np.diff(run.losses)
+        allowance = rtol * np.maximum(np.abs(run.losses[:-1]), np.abs(run.losses[1:]))
+        over = np.flatnonzero(~(rises <= allowance))  # NaN counts as a rise
+        if not adapt or not over.size or run.status == "diverged":
+            break
+        # L is local: where the loss rose, measure it at both ends of the step and,
+        # if the step was beyond 1/L there, start again with the larger L.
+        t = int(over[0])
+        ends = [estimate_smoothness(g_fn, run.weights[k]) for k in (t, t + 1)]
+        evaluations += sum(e.evaluations for e in ends)
+        L_path = max(e.L for e in ends)
+        if step_size * L_path <= 1:
+            break
+        L = max(L_path, L or 0.0)
     losses = run.losses
-    rises = np.diff(losses)
-    allowance = rtol * np.maximum(np.abs(losses[:-1]), np.abs(losses[1:]))
-    over = np.flatnonzero(~(rises <= allowance))  # NaN counts as a rise
     first = int(over[0]) if over.size else None
     worst = int(np.nanargmax(rises - allowance)) if rises.size and not np.all(np.isnan(rises)) else 0
     ok = first is None and run.status == "completed"

@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Mapping
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
@@ -63,8 +63,8 @@ __all__ = [
 ]
 
 #: A value, or a strategy drawing it.
-IntOrStrategy = Union[int, SearchStrategy[int]]
-ShapeLike = Union[int, "tuple[int, ...]", SearchStrategy[Any]]
+IntOrStrategy = int | SearchStrategy[int]
+ShapeLike = int | tuple[int, ...] | SearchStrategy[Any]
 
 #: The parameter layout of a two-layer perceptron (as ``zoo.mlp_loss`` uses).
 MLP_LAYOUT: Mapping[str, tuple] = {"W1": ("D", "H"), "b1": ("H",), "W2": ("H", "C"), "b2": ("C",)}
@@ -195,7 +195,7 @@ def shapes(
 
 
 @st.composite
-def _shapes(draw, min_dims, max_dims, min_side, max_side, max_size):  # type: ignore[no-untyped-def]
+def _shapes(draw, min_dims, max_dims, min_side, max_side, max_size):
     _check_int("min_dims", min_dims, minimum=0)
     _check_int("max_dims", max_dims, minimum=0, allow_none=True)
     _check_int("min_side", min_side, minimum=0)
@@ -330,7 +330,7 @@ def _push_out(x: np.ndarray, bands: list[tuple[float, float]], max_magnitude: fl
 
 
 @st.composite
-def _weights(draw, shape, dtype, min_magnitude, max_magnitude, log_uniform, kinks, margin):  # type: ignore[no-untyped-def]
+def _weights(draw, shape, dtype, min_magnitude, max_magnitude, log_uniform, kinks, margin):
     dt = _check_dtype(dtype)
     max_magnitude = _check_real("max_magnitude", max_magnitude, positive=True)
     if max_magnitude > float(np.finfo(dt).max) / 4:
@@ -423,7 +423,7 @@ def params(
 
 
 @st.composite
-def _params(draw, layout, dims, min_side, max_side, dtype, min_magnitude, max_magnitude, log_uniform, kinks, margin):  # type: ignore[no-untyped-def]
+def _params(draw, layout, dims, min_side, max_side, dtype, min_magnitude, max_magnitude, log_uniform, kinks, margin):
     layout = MLP_LAYOUT if layout is None else layout
     if not isinstance(layout, Mapping) or not layout:
         raise InvalidArgument(f"layout={layout!r} must be a non-empty mapping of name to shape, such as {dict(MLP_LAYOUT)!r}")
@@ -491,7 +491,7 @@ def step_sizes(*, method: str, dtype: Any = np.float64) -> SearchStrategy[float]
 
 
 @st.composite
-def _step_sizes(draw, method, dtype):  # type: ignore[no-untyped-def]
+def _step_sizes(draw, method, dtype):
     method = _check_method(method)
     dt = _check_dtype(dtype)
     low, default, high = _step_band(method, dt)
@@ -508,7 +508,7 @@ def directions(*, shape: ShapeLike, dtype: Any = np.float64) -> SearchStrategy[n
 
 
 @st.composite
-def _directions(draw, shape, dtype):  # type: ignore[no-untyped-def]
+def _directions(draw, shape, dtype):
     dt = _check_dtype(dtype)
     shape = _draw_shape(draw, shape)
     size = int(np.prod(shape, dtype=np.int64))
@@ -536,7 +536,7 @@ def learning_rates(*, min_value: float = 1e-4, max_value: float = 1.0) -> Search
 
 
 @st.composite
-def _learning_rates(draw, min_value, max_value):  # type: ignore[no-untyped-def]
+def _learning_rates(draw, min_value, max_value):
     min_value = _check_real("min_value", min_value, positive=True)
     max_value = _check_real("max_value", max_value, positive=True)
     _check_order("min_value", min_value, "max_value", max_value)
@@ -561,7 +561,7 @@ def batch_sizes(n: int, *, min_size: int = 1, max_size: int | None = None) -> Se
 
 
 @st.composite
-def _batch_sizes(draw, n, min_size, max_size):  # type: ignore[no-untyped-def]
+def _batch_sizes(draw, n, min_size, max_size):
     _check_int("n", n, minimum=1)
     _check_int("min_size", min_size, minimum=1)
     _check_int("max_size", max_size, minimum=1, allow_none=True)
@@ -603,7 +603,7 @@ def datasets(
 
 
 @st.composite
-def _datasets(draw, n_samples, n_features, n_classes, dtype, max_magnitude):  # type: ignore[no-untyped-def]
+def _datasets(draw, n_samples, n_features, n_classes, dtype, max_magnitude):
     dt = _check_dtype(dtype)
     max_magnitude = _check_real("max_magnitude", max_magnitude, positive=True)
     n = _draw_int(draw, "n_samples", st.integers(1, 16) if n_samples is None else n_samples, minimum=1)

@@ -213,7 +213,7 @@ def test_every_wiring_bug_is_caught_over_drawn_problems(case, bug):
         report = inv.check_minibatch_agreement(f, wrong, w, data, batch_size=batch_size, retrace_steps=0)
         assert not report.ok and report.pattern == "sum_vs_mean", str(report)
     elif bug == "reg_per_batch":
-        assume(reg > 0 and np.max(np.abs(flat_w)) > 1e-3 and cosine < 0.99)
+        assume(np.max(np.abs(flat_grad - flat_data_grad)) > 1e-3 and cosine < 0.99)  # a visible reg * w
         wrong = reg_per_batch(raw, reg, n)
         report = inv.check_minibatch_agreement(f, wrong, w, data, batch_size=batch_size, retrace_steps=0)
         assert not report.ok and report.pattern == "regularisation", str(report)

@@ -1,0 +1,190 @@
+"""Speed and accuracy of gradverify against its peers, measured side by side.
+
+Peers, each timed in the same run as gradverify on the same function:
+
+* the plain loop of the course notes: per-coordinate forward difference,
+  h = 1e-5 (and its central twin);
+* scipy.optimize.approx_fprime (forward) and scipy.optimize.check_grad;
+* scipy.optimize._numdiff.approx_derivative with '3-point' and 'cs'.
+
+Reported: wall time (best of --repeat runs), calls of f, the ratio of each
+peer's time to gradverify's, and the accuracy max|numerical - exact| / max|exact|
+of the numerical gradient where the tool produces one.
+
+Run:  python benchmarks/speed.py            (Rosenbrock 1e2..1e4, CIFAR-size softmax, 1e6 parameters)
+      python benchmarks/speed.py --quick    (smaller sizes; a minute)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, Callable
+
+import numpy as np
+from scipy.optimize import approx_fprime
+from scipy.optimize import check_grad as scipy_check_grad
+from scipy.optimize._numdiff import approx_derivative
+
+import gradverify as gv
+from gradverify import zoo
+
+
+class Counted:
+    """Wraps f and counts its calls."""
+
+    def __init__(self, f: Callable[[Any], Any]) -> None:
+        self.f, self.calls = f, 0
+
+    def __call__(self, x: Any) -> Any:
+        self.calls += 1
+        return self.f(x)
+
+
+def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
+    best, out = np.inf, None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def plain_loop(f: Callable, x: np.ndarray, h: float = 1e-5, central: bool = False, coords: int | None = None) -> np.ndarray:
+    """The course notes' check: nditer over x, h = 1e-5."""
+    grad = np.zeros_like(x)
+    fx = f(x)
+    it = np.nditer(x, flags=["multi_index"])
+    done = 0
+    while not it.finished and (coords is None or done < coords):
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        fxph = f(x)
+        if central:
+            x[ix] = old - h
+            grad[ix] = (fxph - f(x)) / (2 * h)
+        else:
+            grad[ix] = (fxph - fx) / h
+        x[ix] = old
+        it.iternext()
+        done += 1
+    return grad
+
+
+def accuracy(estimate: np.ndarray, exact: np.ndarray) -> float:
+    return float(np.max(np.abs(np.asarray(estimate).reshape(-1) - exact.reshape(-1))) / np.max(np.abs(exact)))
+
+
+def row(name: str, seconds: float, calls: int, base: float, acc: str) -> str:
+    return f"| {name} | {seconds:.3f} | {calls} | {seconds / base:.2f} | {acc} |"
+
+
+def rosenbrock_table(n: int, repeat: int) -> list[str]:
+    rng = np.random.default_rng(n)
+    x = rng.uniform(-1.5, 1.5, n)
+    exact = zoo.rosenbrock_grad(x)
+
+    def stacked(X: np.ndarray) -> np.ndarray:
+        return np.sum(100.0 * (X[..., 1:] - X[..., :-1] ** 2) ** 2 + (1.0 - X[..., :-1]) ** 2, axis=-1)
+
+    lines = [f"\n### Rosenbrock, n = {n}\n", "| tool | seconds | calls of f | time / gradverify full central | accuracy |", "|---|---|---|---|---|"]
+    f = Counted(zoo.rosenbrock)
+    t_gv, report = best_of(repeat, lambda: gv.check_grad(f, zoo.rosenbrock_grad, x, method="central", mode="full", seed=0))
+    num = report.numerical
+    lines.append(row("gradverify check_grad, full central", t_gv, report.evaluations, t_gv, f"{accuracy(num, exact):.1e} (ok={report.ok})"))
+    t, rv = best_of(repeat, lambda: gv.check_grad(stacked, zoo.rosenbrock_grad, x, method="central", mode="full", vectorized=True, seed=0))
+    lines.append(row("gradverify check_grad, full central, vectorized=True", t, rv.evaluations, t_gv, f"{accuracy(rv.numerical, exact):.1e} (ok={rv.ok})"))
+    t, rd = best_of(repeat, lambda: gv.check_grad(zoo.rosenbrock, zoo.rosenbrock_grad, x, seed=0))
+    lines.append(row(f"gradverify check_grad, default ({rd.method}, {rd.mode})", t, rd.evaluations, t_gv, f"ok={rd.ok}"))
+    for central in (False, True):
+        f = Counted(zoo.rosenbrock)
+        t, g = best_of(repeat, lambda: plain_loop(f, x.copy(), central=central))
+        lines.append(row(f"plain {'central' if central else 'forward'} loop, h=1e-5", t, f.calls // repeat, t_gv, f"{accuracy(g, exact):.1e}"))
+    f = Counted(zoo.rosenbrock)
+    t, g = best_of(repeat, lambda: approx_fprime(x, f, 1e-8))
+    lines.append(row("scipy approx_fprime", t, f.calls // repeat, t_gv, f"{accuracy(g, exact):.1e}"))
+    f = Counted(zoo.rosenbrock)
+    t, _ = best_of(repeat, lambda: scipy_check_grad(f, zoo.rosenbrock_grad, x))
+    lines.append(row("scipy check_grad", t, f.calls // repeat, t_gv, "(one number)"))
+    for method in ("3-point", "cs"):
+        f = Counted(zoo.rosenbrock)
+        t, g = best_of(repeat, lambda: approx_derivative(f, x, method=method))
+        lines.append(row(f"scipy approx_derivative '{method}'", t, f.calls // repeat, t_gv, f"{accuracy(g, exact):.1e}"))
+    return lines
+
+
+def cifar_table(repeat: int, loop_coords: int) -> list[str]:
+    D, C, N = 3073, 10, 500
+    X, y = zoo.make_dataset(N, D, C, seed=0)
+    W = 1e-3 * np.random.default_rng(1).standard_normal((D, C))
+    f = Counted(lambda W: zoo.softmax_loss(W, X, y, 1e-3))
+    grad = lambda W: zoo.softmax_grad(W, X, y, 1e-3)  # noqa: E731
+    entry = (1234, 7)
+
+    def one_off(W: np.ndarray) -> np.ndarray:
+        g = grad(W)
+        g[entry] *= 1 + 1e-3
+        return g
+
+    lines = [f"\n### Linear softmax classifier, W {D}x{C}, X {N}x{D} (n = {D * C})\n",
+             "| tool | seconds | calls of f | time / gradverify default | result |", "|---|---|---|---|---|"]
+    t_gv, good = best_of(repeat, lambda: gv.check_grad(f, grad, W, seed=0))
+    lines.append(row(f"gradverify check_grad, default ({good.method}, {good.mode})", t_gv, good.evaluations, t_gv, f"ok={good.ok}"))
+    t, bad = best_of(repeat, lambda: gv.check_grad(f, one_off, W, seed=0))
+    lines.append(row("gradverify check_grad, one entry off by 1e-3", t, bad.evaluations, t_gv, f"ok={bad.ok}, worst {bad.worst_name}"))
+    f.calls = 0
+    t, _ = best_of(1, lambda: plain_loop(f, W.copy(), coords=loop_coords))
+    per_call = t / max(1, f.calls)
+    full = per_call * (D * C + 1)
+    what = "all coordinates" if loop_coords >= D * C else f"timed on {loop_coords} coordinates, scaled to {D * C}"
+    lines.append(row(f"plain forward loop, h=1e-5 ({what})", full, D * C + 1, t_gv, "(no verdict)"))
+    return lines
+
+
+def million_table() -> list[str]:
+    n = 10**6
+    x = np.random.default_rng(0).standard_normal(n)
+
+    def f(x: np.ndarray) -> Any:
+        return np.sum(np.log1p(x * x)) + 0.5 * np.sum(x[1:] * x[:-1])
+
+    def grad(x: np.ndarray) -> np.ndarray:
+        g = 2 * x / (1 + x * x)
+        g[1:] += 0.5 * x[:-1]
+        g[:-1] += 0.5 * x[1:]
+        return g
+
+    def one_off(x: np.ndarray) -> np.ndarray:
+        g = grad(x)
+        g[654_321] *= 1 + 1e-3
+        return g
+
+    t, good = best_of(1, lambda: gv.check_grad(f, grad, x, seed=0))
+    t2, bad = best_of(1, lambda: gv.check_grad(f, one_off, x, seed=0))
+    return [f"\n### n = {n}, one entry off by 1e-3 relative\n",
+            "| check | seconds | calls of f | result |", "|---|---|---|---|",
+            f"| correct gradient | {t:.2f} | {good.evaluations} | ok={good.ok} ({good.method}, {good.mode}) |",
+            f"| x[654321] off by 1e-3 | {t2:.2f} | {bad.evaluations} | ok={bad.ok}, worst {bad.worst_name} |"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--loop-coords", type=int, default=2000, help="coordinates the CIFAR plain loop is timed on")
+    args = parser.parse_args(argv)
+    sizes = (100, 1000) if args.quick else (100, 1000, 10_000)
+    lines = ["## gradverify speed benchmark", f"numpy {np.__version__}"]
+    for n in sizes:
+        lines += rosenbrock_table(n, 1 if n >= 10_000 else args.repeat)
+    lines += cifar_table(1, 300 if args.quick else args.loop_coords)
+    if not args.quick:
+        lines += million_table()
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
