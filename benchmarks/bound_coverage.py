@@ -77,7 +77,17 @@ def main(argv=None) -> int:
                     report = gv.check_grad(f, g, x, method=method, seed=k)
                     checks += 1
                     if not report.ok:
-                        alarms.append((np.dtype(dtype).name, name, method, f_scale, x_scale, report.worst_name, report.max_rel_error))
+                        alarms.append(
+                            (
+                                np.dtype(dtype).name,
+                                name,
+                                method,
+                                f_scale,
+                                x_scale,
+                                report.worst_name,
+                                report.max_rel_error,
+                            )
+                        )
     print(f"{'dtype':8} {'method':11} {'worst err/bound':>16} {'max|err|/max|g|':>16}")
     for key in sorted(worst):
         print(f"{key[0]:8} {key[1]:11} {worst[key]:16.3g} {accuracy[key]:16.3g}")

@@ -20,7 +20,8 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy.optimize import approx_fprime
@@ -51,7 +52,9 @@ def best_of(repeat: int, fn: Callable[[], Any]) -> tuple[float, Any]:
     return best, out
 
 
-def plain_loop(f: Callable, x: np.ndarray, h: float = 1e-5, central: bool = False, coords: int | None = None) -> np.ndarray:
+def plain_loop(
+    f: Callable, x: np.ndarray, h: float = 1e-5, central: bool = False, coords: int | None = None
+) -> np.ndarray:
     """The course notes' check: nditer over x, h = 1e-5."""
     grad = np.zeros_like(x)
     fx = f(x)
@@ -89,19 +92,54 @@ def rosenbrock_table(n: int, repeat: int) -> list[str]:
     def stacked(X: np.ndarray) -> np.ndarray:
         return np.sum(100.0 * (X[..., 1:] - X[..., :-1] ** 2) ** 2 + (1.0 - X[..., :-1]) ** 2, axis=-1)
 
-    lines = [f"\n### Rosenbrock, n = {n}\n", "| tool | seconds | calls of f | time / gradverify full central | accuracy |", "|---|---|---|---|---|"]
+    lines = [
+        f"\n### Rosenbrock, n = {n}\n",
+        "| tool | seconds | calls of f | time / gradverify full central | accuracy |",
+        "|---|---|---|---|---|",
+    ]
     f = Counted(zoo.rosenbrock)
-    t_gv, report = best_of(repeat, lambda: gv.check_grad(f, zoo.rosenbrock_grad, x, method="central", mode="full", seed=0))
+    t_gv, report = best_of(
+        repeat, lambda: gv.check_grad(f, zoo.rosenbrock_grad, x, method="central", mode="full", seed=0)
+    )
     num = report.numerical
-    lines.append(row("gradverify check_grad, full central", t_gv, report.evaluations, t_gv, f"{accuracy(num, exact):.1e} (ok={report.ok})"))
-    t, rv = best_of(repeat, lambda: gv.check_grad(stacked, zoo.rosenbrock_grad, x, method="central", mode="full", vectorized=True, seed=0))
-    lines.append(row("gradverify check_grad, full central, vectorized=True", t, rv.evaluations, t_gv, f"{accuracy(rv.numerical, exact):.1e} (ok={rv.ok})"))
+    lines.append(
+        row(
+            "gradverify check_grad, full central",
+            t_gv,
+            report.evaluations,
+            t_gv,
+            f"{accuracy(num, exact):.1e} (ok={report.ok})",
+        )
+    )
+    t, rv = best_of(
+        repeat,
+        lambda: gv.check_grad(stacked, zoo.rosenbrock_grad, x, method="central", mode="full", vectorized=True, seed=0),
+    )
+    lines.append(
+        row(
+            "gradverify check_grad, full central, vectorized=True",
+            t,
+            rv.evaluations,
+            t_gv,
+            f"{accuracy(rv.numerical, exact):.1e} (ok={rv.ok})",
+        )
+    )
     t, rd = best_of(repeat, lambda: gv.check_grad(zoo.rosenbrock, zoo.rosenbrock_grad, x, seed=0))
-    lines.append(row(f"gradverify check_grad, default ({rd.method}, {rd.mode})", t, rd.evaluations, t_gv, f"ok={rd.ok}"))
+    lines.append(
+        row(f"gradverify check_grad, default ({rd.method}, {rd.mode})", t, rd.evaluations, t_gv, f"ok={rd.ok}")
+    )
     for central in (False, True):
         f = Counted(zoo.rosenbrock)
-        t, g = best_of(repeat, lambda: plain_loop(f, x.copy(), central=central))
-        lines.append(row(f"plain {'central' if central else 'forward'} loop, h=1e-5", t, f.calls // repeat, t_gv, f"{accuracy(g, exact):.1e}"))
+        t, g = best_of(repeat, lambda f=f, central=central: plain_loop(f, x.copy(), central=central))
+        lines.append(
+            row(
+                f"plain {'central' if central else 'forward'} loop, h=1e-5",
+                t,
+                f.calls // repeat,
+                t_gv,
+                f"{accuracy(g, exact):.1e}",
+            )
+        )
     f = Counted(zoo.rosenbrock)
     t, g = best_of(repeat, lambda: approx_fprime(x, f, 1e-8))
     lines.append(row("scipy approx_fprime", t, f.calls // repeat, t_gv, f"{accuracy(g, exact):.1e}"))
@@ -110,8 +148,10 @@ def rosenbrock_table(n: int, repeat: int) -> list[str]:
     lines.append(row("scipy check_grad", t, f.calls // repeat, t_gv, "(one number)"))
     for method in ("3-point", "cs"):
         f = Counted(zoo.rosenbrock)
-        t, g = best_of(repeat, lambda: approx_derivative(f, x, method=method))
-        lines.append(row(f"scipy approx_derivative '{method}'", t, f.calls // repeat, t_gv, f"{accuracy(g, exact):.1e}"))
+        t, g = best_of(repeat, lambda f=f, method=method: approx_derivative(f, x, method=method))
+        lines.append(
+            row(f"scipy approx_derivative '{method}'", t, f.calls // repeat, t_gv, f"{accuracy(g, exact):.1e}")
+        )
     return lines
 
 
@@ -128,12 +168,31 @@ def cifar_table(repeat: int, loop_coords: int) -> list[str]:
         g[entry] *= 1 + 1e-3
         return g
 
-    lines = [f"\n### Linear softmax classifier, W {D}x{C}, X {N}x{D} (n = {D * C})\n",
-             "| tool | seconds | calls of f | time / gradverify default | result |", "|---|---|---|---|---|"]
+    lines = [
+        f"\n### Linear softmax classifier, W {D}x{C}, X {N}x{D} (n = {D * C})\n",
+        "| tool | seconds | calls of f | time / gradverify default | result |",
+        "|---|---|---|---|---|",
+    ]
     t_gv, good = best_of(repeat, lambda: gv.check_grad(f, grad, W, seed=0))
-    lines.append(row(f"gradverify check_grad, default ({good.method}, {good.mode})", t_gv, good.evaluations, t_gv, f"ok={good.ok}"))
+    lines.append(
+        row(
+            f"gradverify check_grad, default ({good.method}, {good.mode})",
+            t_gv,
+            good.evaluations,
+            t_gv,
+            f"ok={good.ok}",
+        )
+    )
     t, bad = best_of(repeat, lambda: gv.check_grad(f, one_off, W, seed=0))
-    lines.append(row("gradverify check_grad, one entry off by 1e-3", t, bad.evaluations, t_gv, f"ok={bad.ok}, worst {bad.worst_name}"))
+    lines.append(
+        row(
+            "gradverify check_grad, one entry off by 1e-3",
+            t,
+            bad.evaluations,
+            t_gv,
+            f"ok={bad.ok}, worst {bad.worst_name}",
+        )
+    )
     f.calls = 0
     t, _ = best_of(1, lambda: plain_loop(f, W.copy(), coords=loop_coords))
     per_call = t / max(1, f.calls)
@@ -163,10 +222,13 @@ def million_table() -> list[str]:
 
     t, good = best_of(1, lambda: gv.check_grad(f, grad, x, seed=0))
     t2, bad = best_of(1, lambda: gv.check_grad(f, one_off, x, seed=0))
-    return [f"\n### n = {n}, one entry off by 1e-3 relative\n",
-            "| check | seconds | calls of f | result |", "|---|---|---|---|",
-            f"| correct gradient | {t:.2f} | {good.evaluations} | ok={good.ok} ({good.method}, {good.mode}) |",
-            f"| x[654321] off by 1e-3 | {t2:.2f} | {bad.evaluations} | ok={bad.ok}, worst {bad.worst_name} |"]
+    return [
+        f"\n### n = {n}, one entry off by 1e-3 relative\n",
+        "| check | seconds | calls of f | result |",
+        "|---|---|---|---|",
+        f"| correct gradient | {t:.2f} | {good.evaluations} | ok={good.ok} ({good.method}, {good.mode}) |",
+        f"| x[654321] off by 1e-3 | {t2:.2f} | {bad.evaluations} | ok={bad.ok}, worst {bad.worst_name} |",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,14 +10,15 @@ reduce to one routine on an ``(n, m)`` matrix of derivatives: ``n`` inputs,
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from . import steps as rules
 from .diagnose import diagnose
 from .errors import GradientMismatch, InputMutated, InvalidArgument, NonFiniteValue, NotComplexSafe
-from .estimators import Estimate, directional, first_pass, measure_noise, refine
+from .estimators import directional, first_pass, measure_noise, refine
 from .evaluate import Evaluator
 from .params import ParamSpec
 from .report import Report, Row
@@ -50,7 +51,7 @@ def _seed(seed: int | None) -> int:
     if seed is None:
         # A fresh seed each run (so repeated runs try new directions), kept in
         # the report so any run can be replayed.
-        return int(np.random.SeedSequence().entropy % (2**32))
+        return int(np.random.SeedSequence().entropy) % (2**32)  # type: ignore[arg-type]
     if isinstance(seed, (bool, float)) or not isinstance(seed, (int, np.integer)):
         raise InvalidArgument(f"seed={seed!r} must be an int or None")
     return int(seed)
@@ -73,11 +74,15 @@ def _analytic_matrix(value: Any, spec: ParamSpec, out_shape: tuple, argname: str
     elif spec.kind == "dict":
         if not isinstance(value, dict) or set(value) != set(spec.names):
             got = sorted(map(str, value)) if isinstance(value, dict) else type(value).__name__
-            raise InvalidArgument(f"{argname} returned {got}, expected a dict with keys {sorted(map(str, spec.names))} like x")
+            raise InvalidArgument(
+                f"{argname} returned {got}, expected a dict with keys {sorted(map(str, spec.names))} like x"
+            )
         leaves = [value[k] for k in spec.names]
     else:
         if not isinstance(value, (tuple, list)) or len(value) != len(spec.names):
-            raise InvalidArgument(f"{argname} returned {type(value).__name__}, expected a {spec.kind} of {len(spec.names)} arrays like x")
+            raise InvalidArgument(
+                f"{argname} returned {type(value).__name__}, expected a {spec.kind} of {len(spec.names)} arrays like x"
+            )
         leaves = list(value)
     blocks = []
     for name, leaf, shape in zip(spec.names, leaves, spec.shapes):
@@ -89,7 +94,11 @@ def _analytic_matrix(value: Any, spec: ParamSpec, out_shape: tuple, argname: str
 
             raise ShapeMismatch(
                 f"{argname}{where} has shape {arr.shape}, but x{where} has shape {tuple(shape)}"
-                + (f" and f(x) has shape {tuple(out_shape)}, so it must be {want}" if out_shape else "; they must match")
+                + (
+                    f" and f(x) has shape {tuple(out_shape)}, so it must be {want}"
+                    if out_shape
+                    else "; they must match"
+                )
             )
         if arr.dtype.kind not in "fiub":
             raise InvalidArgument(f"{argname}{where} has dtype {arr.dtype}; a real numeric array is expected")
@@ -98,7 +107,9 @@ def _analytic_matrix(value: Any, spec: ParamSpec, out_shape: tuple, argname: str
     if not np.all(np.isfinite(A)):
         i, j = np.argwhere(~np.isfinite(A))[0]
         out = f", output {np.unravel_index(j, out_shape)}" if out_shape else ""
-        raise NonFiniteValue(f"{argname} returned {A[i, j]} at entry {spec.describe(int(i))}{out}; the analytic derivative must be finite")
+        raise NonFiniteValue(
+            f"{argname} returned {A[i, j]} at entry {spec.describe(int(i))}{out}; the analytic derivative must be finite"
+        )
     return A
 
 
@@ -112,8 +123,14 @@ def _call_derivative(fn: Callable[..., Any], spec: ParamSpec, x: np.ndarray, arg
 
 
 def _resolve_method(
-    method: str, ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.Generator, noise: Callable[[], np.ndarray],
-    safety: float, make_complex: Callable[[], Evaluator],
+    method: str,
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: np.ndarray,
+    rng: np.random.Generator,
+    noise: Callable[[], np.ndarray],
+    safety: float,
+    make_complex: Callable[[], Evaluator],
 ) -> tuple[str, str | None, Evaluator | None]:
     """Resolve ``auto`` and vet ``complex``: complex-safety is checked, never assumed.
 
@@ -138,8 +155,16 @@ def _resolve_method(
         floor = rules.FLOOR_FACTOR * rules.eps(x.dtype) * np.abs(d_fd)
         gap = np.abs(d_cs - d_fd)
         if np.all(gap <= safety * (b_fd + b_cs + b_dir) + floor):
-            return "complex", ("complex-step chosen: f accepted complex input and its complex-step derivative "
-                               "agreed with finite differences along a random direction") if method == "auto" else None, ev_c
+            return (
+                "complex",
+                (
+                    "complex-step chosen: f accepted complex input and its complex-step derivative "
+                    "agreed with finite differences along a random direction"
+                )
+                if method == "auto"
+                else None,
+                ev_c,
+            )
         reason = (
             f"its complex-step derivative along a random direction ({d_cs[0]:.12g}) disagrees with finite differences "
             f"({d_fd[0]:.12g} +- {b_fd[0]:.2g}): f is not analytic (abs, max/min, comparisons, np.real, a cast to "
@@ -197,8 +222,16 @@ def _run(
         return noise_cache[0]
 
     def make_complex() -> Evaluator:
-        return Evaluator(f_used, spec, x, complex_step=True, vectorized=vectorized,
-                         scalar=(kind == "gradient"), name=name, counter=counter)
+        return Evaluator(
+            f_used,
+            spec,
+            x,
+            complex_step=True,
+            vectorized=vectorized,
+            scalar=(kind == "gradient"),
+            name=name,
+            counter=counter,
+        )
 
     method_used, note, ev_c = _resolve_method(method, ev, x, f0, rng, noise, safety_used, make_complex)
     notes = [note] if note else []
@@ -210,9 +243,25 @@ def _run(
         if directions is not None:
             chosen_mode = "directional"
         if chosen_mode == "directional":
-            notes.append(f"directional check chosen: a full check would cost ~{x.size * per_entry} calls, over the budget of {limit}")
-    common = dict(kind=kind, spec=spec, x=x, f0=f0, A=A, method=method_used, ev=ev, ev_c=ev_c, noise=noise,
-                  safety=safety_used, notes=notes, seed=seed, counter=counter, out_shape=out_shape)
+            notes.append(
+                f"directional check chosen: a full check would cost ~{x.size * per_entry} calls, over the budget of {limit}"
+            )
+    common: dict[str, Any] = dict(
+        kind=kind,
+        spec=spec,
+        x=x,
+        f0=f0,
+        A=A,
+        method=method_used,
+        ev=ev,
+        ev_c=ev_c,
+        noise=noise,
+        safety=safety_used,
+        notes=notes,
+        seed=seed,
+        counter=counter,
+        out_shape=out_shape,
+    )
     if chosen_mode == "directional":
         from .directional import directional_check
 
@@ -221,9 +270,22 @@ def _run(
 
 
 def _full_check(
-    *, kind: str, spec: ParamSpec, x: np.ndarray, f0: np.ndarray, A: np.ndarray, method: str, ev: Evaluator,
-    ev_c: Evaluator | None, noise: Callable[[], np.ndarray], safety: float, notes: list, seed: int,
-    counter: list, out_shape: tuple, h: Any,
+    *,
+    kind: str,
+    spec: ParamSpec,
+    x: np.ndarray,
+    f0: np.ndarray,
+    A: np.ndarray,
+    method: str,
+    ev: Evaluator,
+    ev_c: Evaluator | None,
+    noise: Callable[[], np.ndarray],
+    safety: float,
+    notes: list,
+    seed: int,
+    counter: list,
+    out_shape: tuple,
+    h: Any,
 ) -> Report:
     explicit = h is not None
     eps_w = rules.eps(x.dtype)
@@ -252,6 +314,7 @@ def _full_check(
         N[idx], B[idx], step[idx] = ref.value, ref.bound, ref.step
         err, allowed, fail = verdict()
         if ref.kink.any():
+            assert ref.left is not None and ref.right is not None and ref.slope_bound is not None
             for k in np.flatnonzero(ref.kink):
                 i = int(idx[k])
                 lo = np.minimum(ref.left[k], ref.right[k])
@@ -259,8 +322,16 @@ def _full_check(
                 tol = safety * ref.slope_bound[k] + allowed[i]
                 between = bool(np.all((A[i] >= lo - tol) & (A[i] <= hi + tol)))
                 kink_ok[i] = between
-                kinks.append({"index": spec.locate(i), "name": spec.describe(i), "left": float(ref.left[k][0]),
-                              "right": float(ref.right[k][0]), "analytic": float(A[i][0]), "between": between})
+                kinks.append(
+                    {
+                        "index": spec.locate(i),
+                        "name": spec.describe(i),
+                        "left": float(ref.left[k][0]),
+                        "right": float(ref.right[k][0]),
+                        "analytic": float(A[i][0]),
+                        "between": between,
+                    }
+                )
     elif method == "complex" and fail.any():
         # Cross-check failing complex-step entries with finite differences:
         # where the two estimators disagree, complex-step is not reliable for
@@ -304,22 +375,35 @@ def _full_check(
         if bad_kinks and len(bad_kinks) == int(fail.sum()):
             pattern = "kink"
             k = bad_kinks[0]
-            diagnosis = (f"f is not differentiable at {k['name']} (left slope {k['left']:.6g}, right slope {k['right']:.6g}) "
-                         f"and the analytic value {k['analytic']:.6g} is not between them")
+            diagnosis = (
+                f"f is not differentiable at {k['name']} (left slope {k['left']:.6g}, right slope {k['right']:.6g}) "
+                f"and the analytic value {k['analytic']:.6g} is not between them"
+            )
         elif unresolved.any() and not (fail & ~unresolved).any():
             pattern = "unresolved"
             diagnosis = notes[-1]
         else:
             pattern, diagnosis = diagnose(A, N, allowed, fail, spec, x)
     elif kinks:
-        notes.append(f"{len(kinks)} entr{'y' if len(kinks) == 1 else 'ies'} at a kink (not differentiable here); the analytic value is a valid one-sided slope or between them")
+        notes.append(
+            f"{len(kinks)} entr{'y' if len(kinks) == 1 else 'ies'} at a kink (not differentiable here); the analytic value is a valid one-sided slope or between them"
+        )
     rel = err / np.maximum(np.maximum(np.abs(A), np.abs(N)), allowed)
     order = np.argsort(-ratio)[:REPORT_ROWS]
     rows = []
     for i in order:
         j = int(np.argmax(err[i] / allowed[i]))
         note = "kink" if any(k["name"] == spec.describe(int(i)) for k in kinks) else ("wrong" if fail[i] else "")
-        rows.append(Row(_entry_name(spec, int(i), j, out_shape), float(A[i, j]), float(N[i, j]), float(err[i, j]), float(allowed[i, j]), note))
+        rows.append(
+            Row(
+                _entry_name(spec, int(i), j, out_shape),
+                float(A[i, j]),
+                float(N[i, j]),
+                float(err[i, j]),
+                float(allowed[i, j]),
+                note,
+            )
+        )
     report = Report(
         ok=not bool(fail.any()),
         kind=kind,
@@ -451,8 +535,22 @@ def check_grad(
     def analytic(out_shape: tuple) -> np.ndarray:
         return _analytic_matrix(_call_derivative(grad, spec, flat, (), "grad"), spec, (), "grad(x)")
 
-    return _run("gradient", f, spec, flat, analytic, method=method, h=h, safety=safety, mode=mode,
-                directions=directions, budget=budget, vectorized=vectorized, seed=seed, name="f")
+    return _run(
+        "gradient",
+        f,
+        spec,
+        flat,
+        analytic,
+        method=method,
+        h=h,
+        safety=safety,
+        mode=mode,
+        directions=directions,
+        budget=budget,
+        vectorized=vectorized,
+        seed=seed,
+        name="f",
+    )
 
 
 def check_vjp(
@@ -519,13 +617,29 @@ def check_vjp(
             if vectorized:
                 return np.sum(value.reshape(value.shape[0], -1) * ct.reshape(1, -1), axis=1)
             return np.sum(value * ct)
+
         return contracted
 
     def analytic(_: tuple) -> np.ndarray:
         return _analytic_matrix(_call_derivative(vjp, spec, flat, (ct.copy(),), "vjp"), spec, (), "vjp(x, cotangent)")
 
-    return _run("vjp", f, spec, flat, analytic, method=method, h=h, safety=safety, mode=mode,
-                directions=directions, budget=budget, vectorized=vectorized, seed=seed, name="f", wrap_output=wrap)
+    return _run(
+        "vjp",
+        f,
+        spec,
+        flat,
+        analytic,
+        method=method,
+        h=h,
+        safety=safety,
+        mode=mode,
+        directions=directions,
+        budget=budget,
+        vectorized=vectorized,
+        seed=seed,
+        name="f",
+        wrap_output=wrap,
+    )
 
 
 def check_jacobian(
@@ -572,8 +686,22 @@ def check_jacobian(
         holder["shape"] = out_shape
         return _analytic_matrix(_call_derivative(jac, spec, flat, (), "jac"), spec, out_shape, "jac(x)")
 
-    return _run("jacobian", f, spec, flat, analytic, method=method, h=h, safety=safety, mode=mode,
-                directions=directions, budget=budget, vectorized=vectorized, seed=seed, name="f")
+    return _run(
+        "jacobian",
+        f,
+        spec,
+        flat,
+        analytic,
+        method=method,
+        h=h,
+        safety=safety,
+        mode=mode,
+        directions=directions,
+        budget=budget,
+        vectorized=vectorized,
+        seed=seed,
+        name="f",
+    )
 
 
 def assert_grad(f: Callable[[Any], Any], grad: Callable[[Any], Any], x: Any, **options: Any) -> Report:

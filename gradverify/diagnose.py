@@ -13,8 +13,6 @@ having no simple pattern.
 
 from __future__ import annotations
 
-
-
 import numpy as np
 
 from .params import ParamSpec
@@ -101,7 +99,10 @@ def _explain_leaf(
     if len(shape) == 2 and shape[0] > 1 and shape[1] > 1:
         T = np.swapaxes(N.reshape(shape + (N.shape[1],)), 0, 1).reshape(N.shape)
         if _fits(A, T, tol):
-            return "transpose", "matches the numerical one in transposed layout (a .T, or a reshape of a transposed array?)"
+            return (
+                "transpose",
+                "matches the numerical one in transposed layout (a .T, or a reshape of a transposed array?)",
+            )
     if A.shape[0] > 1:
         for shift in (1, -1):
             if _fits(A, np.roll(N, shift, axis=0), tol):
@@ -149,10 +150,13 @@ def diagnose(
     A, N, tol = analytic, numerical, allowed
     xs = x.astype(np.float64)
     if not np.any(np.abs(N) > tol) and np.any(np.abs(A) > tol):
-        return "mismatch", "the numerical derivative is zero here but the analytic one is not (a term that should cancel, or f does not use these parameters?)"
+        return (
+            "mismatch",
+            "the numerical derivative is zero here but the analytic one is not (a term that should cancel, or f does not use these parameters?)",
+        )
     explained: list = []
     unexplained = False
-    for leaf, (name, shape) in enumerate(zip(spec.names, spec.shapes)):
+    for leaf, shape in enumerate(spec.shapes):
         sl = slice(int(spec.offsets[leaf]), int(spec.offsets[leaf + 1]))
         if not failing[sl].any():
             continue
@@ -171,11 +175,12 @@ def diagnose(
     if 0 < len(bad) <= FEW_ENTRIES and len(bad) < max(2, A.shape[0] // 2):
         names = ", ".join(spec.describe(int(i)) for i in bad)
         verb = "entry is" if len(bad) == 1 else "entries are"
-        return "entries", f"only {len(bad)} {verb} wrong ({names}); the others agree: an indexing bug or a special case?"
+        return (
+            "entries",
+            f"only {len(bad)} {verb} wrong ({names}); the others agree: an indexing bug or a special case?",
+        )
     frac = len(bad) / A.shape[0]
     return "mismatch", (
         f"{len(bad)} of {A.shape[0]} entries ({100 * frac:.0f}%) disagree with no simple pattern "
         "(scale, sign, transposition, shift, missing term)"
     )
-
-

@@ -17,7 +17,7 @@ is confirmed with a coordinate estimate before it is reported.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -35,9 +35,23 @@ MAX_LOCALISED = 8
 
 
 def directional_check(
-    *, kind: str, spec: ParamSpec, x: np.ndarray, f0: np.ndarray, A: np.ndarray, method: str, ev: Evaluator,
-    ev_c: Evaluator | None, noise: Callable[[], np.ndarray], safety: float, notes: list, seed: int,
-    counter: list, out_shape: tuple, rng: np.random.Generator, directions: int,
+    *,
+    kind: str,
+    spec: ParamSpec,
+    x: np.ndarray,
+    f0: np.ndarray,
+    A: np.ndarray,
+    method: str,
+    ev: Evaluator,
+    ev_c: Evaluator | None,
+    noise: Callable[[], np.ndarray],
+    safety: float,
+    notes: list,
+    seed: int,
+    counter: list,
+    out_shape: tuple,
+    rng: np.random.Generator,
+    directions: int,
 ) -> Report:
     """Check ``A`` along ``directions`` random directions; localise failures by bisection."""
     eps_w = rules.eps(x.dtype)
@@ -109,31 +123,50 @@ def directional_check(
         if wrong.any() and not any("stopped" in n for n in notes):
             pattern = "entries"
             verb = "entry is" if wrong.sum() == 1 else "entries are"
-            diagnosis = (f"only {int(wrong.sum())} {verb} wrong ({entries_named}), found by bisection over random "
-                         "directions; the others agree: an indexing bug or a special case?")
+            diagnosis = (
+                f"only {int(wrong.sum())} {verb} wrong ({entries_named}), found by bisection over random "
+                "directions; the others agree: an indexing bug or a special case?"
+            )
         elif len(ratios) >= 2 and np.all(np.isfinite(ratios)) and np.ptp(ratios) <= 1e-6 * abs(ratios[0]):
             c = ratios[0]
             if abs(c + 1) <= 1e-6:
-                pattern, diagnosis = "sign", "the analytic derivative has the wrong sign (along every direction checked)"
+                pattern, diagnosis = (
+                    "sign",
+                    "the analytic derivative has the wrong sign (along every direction checked)",
+                )
             else:
                 name = _name_factor(c)
                 pattern = "scale"
                 diagnosis = f"the analytic derivative is {name} x the numerical one along every direction checked: {_factor_hint(name)}"
         else:
             pattern = "mismatch"
-            diagnosis = (f"{len(failed_dirs)} of {directions} random directions disagree"
-                         + (f"; wrong entries include {entries_named}" if entries_named else "")
-                         + "; run with mode='full' for an entry-by-entry comparison")
+            diagnosis = (
+                f"{len(failed_dirs)} of {directions} random directions disagree"
+                + (f"; wrong entries include {entries_named}" if entries_named else "")
+                + "; run with mode='full' for an entry-by-entry comparison"
+            )
     numerical = np.full(A.shape, np.nan)
     numerical[idx] = N_found
     tol = np.full(A.shape, np.nan)
     tol[idx] = allowed_found
     rows = []
-    order = np.argsort(-np.max(err_found / np.maximum(allowed_found, 1e-300), axis=1)) if len(idx) else []
+    order: np.ndarray = (
+        np.argsort(-np.max(err_found / np.maximum(allowed_found, 1e-300), axis=1))
+        if len(idx)
+        else np.zeros(0, np.int64)
+    )
     for k in order[:5]:
         i = int(idx[k])
-        rows.append(Row(spec.describe(i), float(A[i, 0]), float(N_found[k, 0]), float(err_found[k, 0]),
-                        float(allowed_found[k, 0]), "wrong" if wrong[k] else ""))
+        rows.append(
+            Row(
+                spec.describe(i),
+                float(A[i, 0]),
+                float(N_found[k, 0]),
+                float(err_found[k, 0]),
+                float(allowed_found[k, 0]),
+                "wrong" if wrong[k] else "",
+            )
+        )
     if len(idx) and wrong.any():
         worst_k = int(order[0])
         worst = int(idx[worst_k])
@@ -149,14 +182,27 @@ def directional_check(
     from .check import _unflatten_matrix
 
     return Report(
-        ok=ok, kind=kind, method=method, mode="directional", h=float(np.median(rules.steps_for(method, x))),
-        evaluations=counter[0], max_abs_error=max_abs, max_rel_error=max_rel,
+        ok=ok,
+        kind=kind,
+        method=method,
+        mode="directional",
+        h=float(np.median(rules.steps_for(method, x))),
+        evaluations=counter[0],
+        max_abs_error=max_abs,
+        max_rel_error=max_rel,
         worst_index=spec.locate(worst) if worst is not None else None,
-        worst_name=spec.describe(worst) if worst is not None else None, safety=safety,
-        floor=float(rules.FLOOR_FACTOR * eps_w), diagnosis=diagnosis, pattern=pattern,
-        numerical=_unflatten_matrix(numerical, spec, out_shape), analytic=_unflatten_matrix(A, spec, out_shape),
-        tolerance=_unflatten_matrix(tol, spec, out_shape), failures=len(failed_dirs), entries=directions,
-        notes=notes, seed=seed, dtype=str(x.dtype), rows=rows,
+        worst_name=spec.describe(worst) if worst is not None else None,
+        safety=safety,
+        floor=float(rules.FLOOR_FACTOR * eps_w),
+        diagnosis=diagnosis,
+        pattern=pattern,
+        numerical=_unflatten_matrix(numerical, spec, out_shape),
+        analytic=_unflatten_matrix(A, spec, out_shape),
+        tolerance=_unflatten_matrix(tol, spec, out_shape),
+        failures=len(failed_dirs),
+        entries=directions,
+        notes=notes,
+        seed=seed,
+        dtype=str(x.dtype),
+        rows=rows,
     )
-
-

@@ -29,9 +29,9 @@ derivatives of real functions", SIAM Review 40(1).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import factorial
-from typing import Callable
 
 import numpy as np
 
@@ -116,7 +116,12 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
     walk = [f0]
     for k in range(1, NOISE_POINTS):
         point = (x.astype(np.float64) + k * delta * signs).astype(x.dtype)
-        walk.append(ev.at(point, what=f"x + {k}*delta (a walk of relative steps {np.sqrt(rules.eps(x.dtype)):.2g} that measures the rounding noise of f near x)"))
+        walk.append(
+            ev.at(
+                point,
+                what=f"x + {k}*delta (a walk of relative steps {np.sqrt(rules.eps(x.dtype)):.2g} that measures the rounding noise of f near x)",
+            )
+        )
     values = np.array(walk)  # (points, m)
     sigmas = []
     for j in (3, 4):
@@ -134,9 +139,7 @@ def _complex_estimate(ev: Evaluator, x: np.ndarray, idx: np.ndarray, h: np.ndarr
     return Estimate(values, bound, h, True, np.zeros(len(idx), bool))
 
 
-def first_pass(
-    ev: Evaluator, x: np.ndarray, f0: np.ndarray, method: str, h: np.ndarray, noise: np.ndarray
-) -> Estimate:
+def first_pass(ev: Evaluator, x: np.ndarray, f0: np.ndarray, method: str, h: np.ndarray, noise: np.ndarray) -> Estimate:
     """The cheapest estimate of every coordinate, with its rounding bound.
 
     Forward and complex-step cost one call per coordinate, central and
@@ -207,8 +210,11 @@ def _select(D: np.ndarray, H: np.ndarray, method: str, noise: np.ndarray, ratio:
             if j + 1 < L:
                 parts.append(np.abs(C[j] - C[j + 1]))
             if j + 2 < L:
-                parts.append(np.nanmax(np.abs(C[j][None] - C[j + 2:]) - round_part[j + 2:], axis=0)
-                             if np.any(valid[j + 2:]) else np.full_like(C[j], np.nan))
+                parts.append(
+                    np.nanmax(np.abs(C[j][None] - C[j + 2 :]) - round_part[j + 2 :], axis=0)
+                    if np.any(valid[j + 2 :])
+                    else np.full_like(C[j], np.nan)
+                )
             trunc[j] = factor * np.fmax.reduce(parts) if parts else np.nan
         # Each entry's smallest rung is judged by its neighbour above, as in
         # Richardson's error estimate.
@@ -230,7 +236,9 @@ def _select(D: np.ndarray, H: np.ndarray, method: str, noise: np.ndarray, ratio:
     return take(C, best), take(err, best), take(steps_of, best)[:, 0], extend
 
 
-def _central_rung(ev: Evaluator, x: np.ndarray, f0: np.ndarray, idx: np.ndarray, rung: np.ndarray, method: str) -> tuple:
+def _central_rung(
+    ev: Evaluator, x: np.ndarray, f0: np.ndarray, idx: np.ndarray, rung: np.ndarray, method: str
+) -> tuple:
     """One rung of the ladder for the entries idx: (D, right slope, left slope, step)."""
     xs = x[idx]
     hp = exact_steps(xs, rung)
@@ -277,14 +285,17 @@ def refine(
     D_rows, R_rows, L_rows, H_rows = [], [], [], []
     active = np.arange(k)
     base = h.astype(np.float64)
-    for block in range(MAX_EXTENSIONS + 1 if not explicit else 1):
+    for _block in range(MAX_EXTENSIONS + 1 if not explicit else 1):
         for factor in factors:
             d = np.full((k, m), np.nan)
             right, left, step = d.copy(), d.copy(), np.full(k, np.nan)
             if len(active):
                 out = _central_rung(ev, x, f0, idx[active], factor * base[active], method)
                 d[active], right[active], left[active], step[active] = out
-            D_rows.append(d), R_rows.append(right), L_rows.append(left), H_rows.append(step)
+            D_rows.append(d)
+            R_rows.append(right)
+            L_rows.append(left)
+            H_rows.append(step)
         D, H = np.array(D_rows), np.array(H_rows)[:, :, None]
         value, bound, used, extend = _select(D, H, method, noise, ratio, explicit)
         if method != "forward" and not explicit:

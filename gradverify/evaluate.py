@@ -12,7 +12,8 @@ not deterministic, a function that drops or refuses complex input.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +26,9 @@ __all__ = ["Evaluator", "DEFAULT_MEMORY_BUDGET"]
 #: in cache beats one large stack: f's work per point is the same).
 DEFAULT_MEMORY_BUDGET = 2 * 2**20
 
-_ComplexWarning = getattr(np.exceptions, "ComplexWarning", None) if hasattr(np, "exceptions") else None
-if _ComplexWarning is None:  # numpy < 1.25
+try:
+    _ComplexWarning: type[Warning] = np.exceptions.ComplexWarning
+except AttributeError:  # numpy < 1.25
     _ComplexWarning = np.ComplexWarning  # type: ignore[attr-defined]
 
 
@@ -103,7 +105,7 @@ class Evaluator:
     def at(self, point: np.ndarray, *, what: str = "the point") -> np.ndarray:
         """``f`` at a flat ``point``: a flat 1-D array of the outputs."""
         if self.vectorized:
-            return self._batch(point[None, :], what=lambda r: what)[0]
+            return self._batch(point[None, :], what=lambda _: what)[0]
         self._buffer[...] = point
         value = self._call(self._tree)
         out = self._validate(value, what=what)
@@ -136,11 +138,17 @@ class Evaluator:
         out = np.empty((count, self.out_size), dtype=out_dtype)
         if count == 0:
             return out
-        shifted_values = self.base[index].astype(self.dtype) + (1j * step if self.complex_step else step).astype(self.dtype)
+        shifted_values = self.base[index].astype(self.dtype) + (1j * step if self.complex_step else step).astype(
+            self.dtype
+        )
 
         def label(k: int) -> str:
             unit = "i*" if self.complex_step else ""
-            return f"x + {unit}h*e[{self.spec.describe(int(index[k]))}] with h={float(np.abs(step[k])):.3g}" if sign_label == "+" else f"x - h*e[{self.spec.describe(int(index[k]))}]"
+            return (
+                f"x + {unit}h*e[{self.spec.describe(int(index[k]))}] with h={float(np.abs(step[k])):.3g}"
+                if sign_label == "+"
+                else f"x - h*e[{self.spec.describe(int(index[k]))}]"
+            )
 
         if self.vectorized:
             return self._shifted_stacked(index, shifted_values, out, label)
@@ -201,7 +209,7 @@ class Evaluator:
             r = np.arange(stop - start)
             cols = index[start:stop]
             stack[r, cols] = shifted_values[start:stop]
-            out[start:stop] = self._batch(stack[: stop - start], what=lambda q, s=start: label(s + q))
+            out[start:stop] = self._batch(stack[: stop - start], what=_offset(label, start))
             stack[r, cols] = self.base[cols]
         if not np.array_equal(stack, np.broadcast_to(self.base.astype(self.dtype), stack.shape)):
             raise InputMutated(f"{self.name} modified the stack of points it was given; it must not modify its input")
@@ -220,7 +228,7 @@ class Evaluator:
                     raise self._refused_complex(exc) from exc
                 raise
 
-    def _complex_guard(self) -> "_Guard":
+    def _complex_guard(self) -> _Guard:
         return _Guard(self.complex_step)
 
     def _refused_complex(self, exc: Exception) -> NotComplexSafe:
@@ -243,7 +251,9 @@ class Evaluator:
         del rows
         out = value.reshape(k, -1)
         if out.shape[1] != self.out_size:
-            raise InvalidArgument(f"{self.name} returned outputs of size {out.shape[1]} per point, expected {self.out_size}")
+            raise InvalidArgument(
+                f"{self.name} returned outputs of size {out.shape[1]} per point, expected {self.out_size}"
+            )
         self._check_finite(out, what)
         if self.complex_step:
             return out.astype(np.complex128)
@@ -252,7 +262,9 @@ class Evaluator:
     def _validate(self, value: Any, *, what: str) -> np.ndarray:
         arr = np.asarray(value)
         if arr.dtype == object or arr.dtype.kind not in "fiucb":
-            raise InvalidArgument(f"{self.name} returned {type(value).__name__} at {what}; it must return a number or a numeric array")
+            raise InvalidArgument(
+                f"{self.name} returned {type(value).__name__} at {what}; it must return a number or a numeric array"
+            )
         if self.scalar and arr.ndim != 0:
             raise InvalidArgument(
                 f"{self.name} returned an array of shape {arr.shape} at {what}, but check_grad needs a scalar "
@@ -273,7 +285,9 @@ class Evaluator:
         if not np.all(np.isfinite(flat)):
             bad = int(np.flatnonzero(~np.isfinite(flat))[0])
             where = "" if arr.ndim == 0 else f" (output entry {np.unravel_index(bad, arr.shape)})"
-            raise NonFiniteValue(f"{self.name} returned {flat[bad]}{where} at {what}; a derivative cannot be checked through NaN or inf")
+            raise NonFiniteValue(
+                f"{self.name} returned {flat[bad]}{where} at {what}; a derivative cannot be checked through NaN or inf"
+            )
         return flat
 
     def _check_finite(self, out: np.ndarray, label: Callable[[int], str]) -> None:
@@ -298,6 +312,11 @@ class Evaluator:
                 f"{self.name} modified its input in place (entry {self.spec.describe(changed)} changed at {what}); "
                 "it must not modify its input: copy before writing (x = x.copy()) or use out-of-place operations"
             )
+
+
+def _offset(label: Callable[[int], str], first: int) -> Callable[[int], str]:
+    """Labels for rows of a chunk that starts at entry ``first``."""
+    return lambda row: label(first + row)
 
 
 class _Guard:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -13,7 +14,14 @@ from .errors import InvalidArgument
 from .estimators import estimate, measure_noise
 from .evaluate import Evaluator
 
-__all__ = ["GradientEstimate", "estimate_gradient", "numerical_gradient", "numerical_jacobian", "taylor_test", "TaylorResult"]
+__all__ = [
+    "GradientEstimate",
+    "estimate_gradient",
+    "numerical_gradient",
+    "numerical_jacobian",
+    "taylor_test",
+    "TaylorResult",
+]
 
 
 @dataclass
@@ -41,7 +49,13 @@ class GradientEstimate:
 
 
 def estimate_gradient(
-    f: Callable[[Any], Any], x: Any, *, method: str = "central", h: Any = None, seed: int | None = 0, scalar: bool = True
+    f: Callable[[Any], Any],
+    x: Any,
+    *,
+    method: str = "central",
+    h: Any = None,
+    seed: int | None = 0,
+    scalar: bool = True,
 ) -> GradientEstimate:
     """Numerical gradient (or Jacobian) of ``f`` at ``x`` with an error bound per entry.
 
@@ -159,7 +173,12 @@ class TaylorResult:
 
 
 def taylor_test(
-    f: Callable[[Any], Any], grad: Callable[[Any], Any], x: Any, *, direction: Any = None, seed: int | None = 0,
+    f: Callable[[Any], Any],
+    grad: Callable[[Any], Any],
+    x: Any,
+    *,
+    direction: Any = None,
+    seed: int | None = 0,
     steps: int = 24,
 ) -> TaylorResult:
     """The Taylor test: a gradient check that needs no tolerance.
@@ -195,7 +214,11 @@ def taylor_test(
     f0 = ev.base_value()[0]
     g = _analytic_matrix(_call_derivative(grad, spec, flat, (), "grad"), spec, (), "grad(x)")[:, 0]
     rng = np.random.default_rng(_seed(seed))
-    d = rng.standard_normal(flat.size) if direction is None else spec.flatten(direction, dtype=np.float64, argname="direction")
+    d = (
+        rng.standard_normal(flat.size)
+        if direction is None
+        else spec.flatten(direction, dtype=np.float64, argname="direction")
+    )
     noise = measure_noise(ev, flat, np.array([f0]), rng)[0]
     scale = 0.1 * max(1.0, float(np.max(np.abs(flat)))) / max(float(np.max(np.abs(d))), 1e-300)
     eps_list, rem = [], []

@@ -10,8 +10,9 @@ rebuilding anything.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Hashable, Sequence, Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -20,9 +21,9 @@ from .errors import InvalidArgument, ShapeMismatch
 __all__ = ["ParamSpec", "Params", "Location"]
 
 #: What gradverify accepts as parameters.
-Params = Union[np.ndarray, float, dict, tuple, list]
+Params = Union[np.ndarray, float, dict, tuple, list]  # noqa: UP007 (a runtime alias on Python 3.10)
 #: Where an entry lives: an index tuple for a lone array, else (name, index).
-Location = Union[tuple, "tuple[Hashable, tuple]"]
+Location = tuple
 
 
 def _float_dtype(dtypes: Sequence[np.dtype]) -> np.dtype:
@@ -72,7 +73,7 @@ class ParamSpec:
     dtype: np.dtype
 
     @classmethod
-    def of(cls, x: Any, *, argname: str = "x") -> "ParamSpec":
+    def of(cls, x: Any, *, argname: str = "x") -> ParamSpec:
         """Describe ``x`` (one array or a dict/tuple/list of arrays)."""
         if isinstance(x, dict):
             if not x:
@@ -90,7 +91,9 @@ class ParamSpec:
             try:
                 leaves = [np.asarray(x)]
             except Exception as exc:  # pragma: no cover - numpy raises many types
-                raise InvalidArgument(f"{argname} must be an array or a dict/tuple/list of arrays, got {type(x).__name__}") from exc
+                raise InvalidArgument(
+                    f"{argname} must be an array or a dict/tuple/list of arrays, got {type(x).__name__}"
+                ) from exc
             names = (None,)
             kind = "array"
         for name, leaf in zip(names, leaves):
@@ -135,7 +138,9 @@ class ParamSpec:
             if not isinstance(x, dict):
                 raise ShapeMismatch(f"{argname} is a {type(x).__name__}, expected a dict with keys {list(self.names)}")
             if set(x.keys()) != set(self.names):
-                raise ShapeMismatch(f"{argname} has keys {sorted(map(str, x.keys()))}, expected {sorted(map(str, self.names))}")
+                raise ShapeMismatch(
+                    f"{argname} has keys {sorted(map(str, x.keys()))}, expected {sorted(map(str, self.names))}"
+                )
             leaves = [np.asarray(x[name]) for name in self.names]
         else:
             if not isinstance(x, (tuple, list)) or len(x) != len(self.names):

@@ -123,9 +123,29 @@ class Report:
     def to_dict(self) -> dict:
         """A JSON-safe dict of everything in the report."""
         keys = [
-            "ok", "kind", "method", "mode", "h", "evaluations", "max_abs_error", "max_rel_error",
-            "worst_index", "worst_name", "safety", "floor", "diagnosis", "pattern", "failures",
-            "entries", "kinks", "notes", "seed", "dtype", "numerical", "analytic", "tolerance",
+            "ok",
+            "kind",
+            "method",
+            "mode",
+            "h",
+            "evaluations",
+            "max_abs_error",
+            "max_rel_error",
+            "worst_index",
+            "worst_name",
+            "safety",
+            "floor",
+            "diagnosis",
+            "pattern",
+            "failures",
+            "entries",
+            "kinks",
+            "notes",
+            "seed",
+            "dtype",
+            "numerical",
+            "analytic",
+            "tolerance",
         ]
         out = {k: _jsonable(getattr(self, k)) for k in keys}
         out["rows"] = [_jsonable(vars(r)) for r in self.rows]
@@ -135,7 +155,9 @@ class Report:
         verdict = "passed" if self.ok else "FAILED"
         what = f"{self.kind} check {verdict}"
         scope = (
-            f"all {self.entries} entries" if self.mode == "full" else f"{self.entries} random directions over the entries"
+            f"all {self.entries} entries"
+            if self.mode == "full"
+            else f"{self.entries} random directions over the entries"
         )
         lines = [
             f"gradverify: {what} ({self.method} differences, {scope}, {self.evaluations} calls of f, {self.dtype})"
@@ -151,7 +173,9 @@ class Report:
                     f"  {r.name:<16} {r.analytic:>13.6g} {r.numerical:>13.6g} {r.error:>10.3g} {r.allowed:>10.3g}{mark}"
                 )
         if not self.ok:
-            lines.append(f"  {self.failures} of {self.entries} {'entries' if self.mode == 'full' else 'checks'} outside tolerance")
+            lines.append(
+                f"  {self.failures} of {self.entries} {'entries' if self.mode == 'full' else 'checks'} outside tolerance"
+            )
         for k in self.kinks[:3]:
             lines.append(
                 f"  kink at {k['name']}: not differentiable here; left slope {k['left']:.6g}, right slope "

@@ -302,6 +302,16 @@ def _forbidden_bands(
             a_d = np.nextafter(a_d, dtype.type(-np.inf))
         if float(b_d) < b:
             b_d = np.nextafter(b_d, dtype.type(np.inf))
+        # k + margin may round to a point a hair closer than margin to k, as
+        # measured by |x - k| in float64: step outwards until it is not
+        for _ in range(8):
+            if not any(abs(float(a_d) - k) < margin for k in kinks):
+                break
+            a_d = np.nextafter(a_d, dtype.type(-np.inf))
+        for _ in range(8):
+            if not any(abs(float(b_d) - k) < margin for k in kinks):
+                break
+            b_d = np.nextafter(b_d, dtype.type(np.inf))
         if float(a_d) < -max_magnitude and float(b_d) > max_magnitude:
             raise InvalidArgument(
                 f"kinks={kinks!r} with margin={margin!r} and min_magnitude={min_magnitude!r} leave no "

@@ -17,8 +17,9 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -271,6 +272,10 @@ def mutants(grad: Callable[[Any], Any], *, entry: int = 0, rel: float = 1e-3) ->
 def _classifier(name: str, seed: int, n: int, d: int, c: int, reg: float, dtype: Any) -> Problem:
     X, y = make_dataset(n, d, c, seed=seed, dtype=dtype)
     rng = np.random.default_rng(seed + 1)
+    x0: Any
+    f: Callable[[Any], Any]
+    g: Callable[[Any], Any]
+    data_only: Callable[[Any], Any]
     if name == "logistic":
         y = (y % 2).astype(dtype)
         x0 = (0.5 * rng.standard_normal(d)).astype(dtype)
@@ -300,7 +305,8 @@ def _classifier(name: str, seed: int, n: int, d: int, c: int, reg: float, dtype:
 
     def forgot_mean(p: Any) -> Any:
         # The data term summed over samples where the loss averages.
-        full, data = g(p), data_only(p)
+        full: Any = g(p)
+        data: Any = data_only(p)
         if isinstance(full, dict):
             return {k: full[k] + (n - 1) * data[k] for k in full}
         return full + (n - 1) * data

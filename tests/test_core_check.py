@@ -210,7 +210,9 @@ def wrong_imaginary(x):
     return value
 
 
-@pytest.mark.parametrize("f", [drops_imaginary, casts_to_float, uses_abs, refuses_complex, assigns_into_real, wrong_imaginary])
+@pytest.mark.parametrize(
+    "f", [drops_imaginary, casts_to_float, uses_abs, refuses_complex, assigns_into_real, wrong_imaginary]
+)
 def test_auto_survives_functions_that_break_complex_step(f):
     x = np.array([0.3, 1.2, 2.0])  # positive, so abs and real parts agree with x
     report = gv.check_grad(f, smooth_grad, x, seed=0)

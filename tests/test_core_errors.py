@@ -19,8 +19,14 @@ def grad(x):
 
 
 def test_all_errors_are_value_errors_in_one_family():
-    for cls in (gv.InvalidArgument, gv.ShapeMismatch, gv.NonFiniteValue, gv.NotComplexSafe,
-                gv.NonDeterministicFunction, gv.InputMutated):
+    for cls in (
+        gv.InvalidArgument,
+        gv.ShapeMismatch,
+        gv.NonFiniteValue,
+        gv.NotComplexSafe,
+        gv.NonDeterministicFunction,
+        gv.InputMutated,
+    ):
         assert issubclass(cls, gv.GradverifyError) and issubclass(cls, ValueError)
     assert issubclass(gv.GradientMismatch, AssertionError)
 
@@ -43,7 +49,9 @@ def test_nan_from_f_at_a_perturbed_point_names_entry_and_point(method):
 
 def test_forward_differences_never_leave_the_domain_but_still_judge():
     x = np.array([1.0, 0.0, 2.0])
-    report = gv.check_grad(lambda x: np.sum(np.sqrt(x)), lambda x: 0.5 / np.sqrt(x + 1e-12), x, method="forward", seed=0)
+    report = gv.check_grad(
+        lambda x: np.sum(np.sqrt(x)), lambda x: 0.5 / np.sqrt(x + 1e-12), x, method="forward", seed=0
+    )
     assert not report.ok and report.worst_index == (1,)
     assert report.pattern in ("unresolved", "entries")
 

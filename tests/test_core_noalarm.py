@@ -39,8 +39,14 @@ x_scales = st.floats(-4, 4).map(lambda e: 10.0**e)
 
 
 @PROPERTY
-@given(name=problems, seed=seeds, f_scale=f_scales, x_scale=x_scales,
-       dtype=st.sampled_from([np.float64, np.float32]), method=st.sampled_from(["auto", "central"]))
+@given(
+    name=problems,
+    seed=seeds,
+    f_scale=f_scales,
+    x_scale=x_scales,
+    dtype=st.sampled_from([np.float64, np.float32]),
+    method=st.sampled_from(["auto", "central"]),
+)
 def test_no_false_alarm_at_any_scale(name, seed, f_scale, x_scale, dtype, method):
     problem = zoo.make_problem(name, seed=seed % 10_000, dtype=dtype)
     f, grad, x = rescaled(problem, f_scale, x_scale, dtype)
@@ -49,8 +55,12 @@ def test_no_false_alarm_at_any_scale(name, seed, f_scale, x_scale, dtype, method
 
 
 @PROPERTY
-@given(name=st.sampled_from(["softmax", "logistic", "mlp", "rosenbrock"]), seed=seeds,
-       f_scale=f_scales, x_scale=st.floats(-2, 2).map(lambda e: 10.0**e))
+@given(
+    name=st.sampled_from(["softmax", "logistic", "mlp", "rosenbrock"]),
+    seed=seeds,
+    f_scale=f_scales,
+    x_scale=st.floats(-2, 2).map(lambda e: 10.0**e),
+)
 def test_a_relative_error_of_1e_6_is_caught_at_any_scale(name, seed, f_scale, x_scale):
     problem = zoo.make_problem(name, seed=seed % 10_000)
     f, grad, x = rescaled(problem, f_scale, x_scale, np.float64)
