@@ -38,8 +38,12 @@ def _problem(name: str, rng: np.random.Generator):
         return zoo.logistic_loss, zoo.logistic_grad, w, (X, y), reg
     if name == "mlp":
         h = int(rng.integers(2, 5))
-        w = {"W1": rng.standard_normal((d, h)), "b1": 0.1 * rng.standard_normal(h),
-             "W2": rng.standard_normal((h, c)), "b2": 0.1 * rng.standard_normal(c)}
+        w = {
+            "W1": rng.standard_normal((d, h)),
+            "b1": 0.1 * rng.standard_normal(h),
+            "W2": rng.standard_normal((h, c)),
+            "b2": 0.1 * rng.standard_normal(c),
+        }
         return zoo.mlp_loss, zoo.mlp_grad, w, (X, y), reg
     loss, grad = (zoo.softmax_loss, zoo.softmax_grad) if name == "softmax" else (zoo.svm_loss, zoo.svm_grad)
     return loss, grad, 0.5 * rng.standard_normal((d, c)), (X, y), reg
@@ -81,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         batch_size = int(rng.integers(1, n + 1))
         sampling = "shuffle" if rng.random() < 0.5 else "replacement"
 
-        def f(w_, *b):
+        def f(w_, *b, loss=loss, reg=reg):
             return loss(w_, *b, reg)
 
-        def g(w_, *b):
+        def g(w_, *b, grad=grad, reg=reg):
             return grad(w_, *b, reg)
 
         kw = dict(batch_size=batch_size, samples=args.samples, sampling=sampling, seed=seed)
@@ -94,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
 
     result: dict = {"seeds": args.seeds, "samples": args.samples, "seconds": round(elapsed, 1), "alphas": {}}
     print(f"check_unbiased over {args.seeds} seeds ({args.samples} mini-batches each), {elapsed:.1f} s")
-    print(f"{'alpha':>7}  {'false alarms (correct gradient)':<44}  {'detected (summed gradient)':<28}  per problem (false alarms)")
+    print(
+        f"{'alpha':>7}  {'false alarms (correct gradient)':<44}  {'detected (summed gradient)':<28}  per problem (false alarms)"
+    )
     everything = np.concatenate([np.array(v) for v in null_p.values()])
     bugs = np.concatenate([np.array(v) for v in bug_p.values()])
     for alpha in ALPHAS:
@@ -107,8 +113,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{'':>6}  {power:.3f}{'':>23}  {per}"
         )
         result["alphas"][str(alpha)] = {
-            "false_alarms": k, "checks": int(everything.size), "rate": k / everything.size,
-            "ci95": [lo, hi], "power_summed_gradient": power, "per_problem": per,
+            "false_alarms": k,
+            "checks": int(everything.size),
+            "rate": k / everything.size,
+            "ci95": [lo, hi],
+            "power_summed_gradient": power,
+            "per_problem": per,
         }
     if args.json:
         with open(args.json, "w") as fh:

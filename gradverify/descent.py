@@ -33,8 +33,9 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence, Union
+from typing import Any, Union
 
 import numpy as np
 
@@ -147,7 +148,7 @@ def schedule(
     return Schedule(policy, base_lr, gamma=g, stepsize=int(stepsize))
 
 
-StepSize = Union[float, Callable[[int], float]]
+StepSize = Union[float, Callable[[int], float]]  # noqa: UP007 (a runtime alias: X | Y needs 3.10 objects)
 
 
 def _finite(name: str, value: Any) -> float:
@@ -629,7 +630,7 @@ def estimate_smoothness(
         return g.astype(np.float64)
 
     L, previous, converged, done = 0.0, -1.0, False, 0
-    for done in range(1, iterations + 1):
+    for done in range(1, iterations + 1):  # noqa: B007 (done counts the iterations for the result)
         hv = (grad_at(x + step * v) - grad_at(x - step * v)) / (2 * step)
         L = float(np.linalg.norm(hv))
         if L == 0.0:

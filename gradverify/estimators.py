@@ -46,8 +46,12 @@ __all__ = ["Estimate", "measure_noise", "first_pass", "refine", "estimate", "dir
 #: terms it is summed from, and those are at the scale of the largest entry.
 COMPLEX_RELATIVE = 8.0
 
-#: Points of the noise walk (ECnoise uses 7 to 9).
-NOISE_POINTS = 8
+#: Points of each noise walk, f(x) included (ECnoise uses 7 to 9 on one walk).
+NOISE_POINTS = 6
+
+#: Step lengths of the noise walks, in units of sqrt(EPS) relative: the golden
+#: ratio and its inverse, so the two walks never share a period with a grid.
+NOISE_WALKS = (0.6180339887, 1.6180339887)
 
 
 @dataclass
@@ -104,30 +108,29 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
     The result is floored at one ulp of ``f(x)`` (a computed value is rarely
     better than that).
     """
-    signs = rng.choice(np.array([-1.0, 1.0]), size=x.size)
     # Steps of sqrt(EPS) relative to each entry (entries at zero move relative
     # to the largest entry): large enough that the rounding errors at the walk's
     # points are independent (a walk of a few ulps leaves most intermediate
     # results of f unchanged, and under-reports the noise), small enough that
-    # third and fourth differences of the smooth part vanish.
+    # third and fourth differences of the smooth part vanish.  Equally spaced
+    # points can alias with the grid f's intermediate values are rounded to
+    # (the noise then looks like zero), so two walks with incommensurate step
+    # lengths and independent directions are taken and the larger estimate kept.
     magnitude = np.abs(x.astype(np.float64))
     typical = float(np.max(magnitude)) if magnitude.size and np.max(magnitude) > 0 else 1.0
-    delta = np.sqrt(rules.eps(x.dtype)) * np.maximum(magnitude, 1e-3 * typical)
-    walk = [f0]
-    for k in range(1, NOISE_POINTS):
-        point = (x.astype(np.float64) + k * delta * signs).astype(x.dtype)
-        walk.append(
-            ev.at(
-                point,
-                what=f"x + {k}*delta (a walk of relative steps {np.sqrt(rules.eps(x.dtype)):.2g} that measures the rounding noise of f near x)",
-            )
-        )
-    values = np.array(walk)  # (points, m)
     sigmas = []
-    for j in (3, 4):
-        diff = np.diff(values, n=j, axis=0)
-        gamma = factorial(j) ** 2 / factorial(2 * j)
-        sigmas.append(np.sqrt(gamma * np.mean(diff * diff, axis=0)))
+    for length in NOISE_WALKS:
+        signs = rng.choice(np.array([-1.0, 1.0]), size=x.size)
+        delta = length * np.sqrt(rules.eps(x.dtype)) * np.maximum(magnitude, 1e-3 * typical)
+        walk = [f0]
+        for k in range(1, NOISE_POINTS):
+            point = (x.astype(np.float64) + k * delta * signs).astype(x.dtype)
+            walk.append(ev.at(point, what=f"x + {k}*delta (a short walk that measures the rounding noise of f near x)"))
+        values = np.array(walk)  # (points, m)
+        for j in (3, 4):
+            diff = np.diff(values, n=j, axis=0)
+            gamma = factorial(j) ** 2 / factorial(2 * j)
+            sigmas.append(np.sqrt(gamma * np.mean(diff * diff, axis=0)))
     floor = rules.eps(ev.out_dtype or np.float64) * np.abs(f0)
     return np.maximum(np.max(sigmas, axis=0), floor)
 
@@ -232,7 +235,11 @@ def _select(D: np.ndarray, H: np.ndarray, method: str, noise: np.ndarray, ratio:
     def take(a: np.ndarray, where: np.ndarray) -> np.ndarray:
         return np.take_along_axis(np.broadcast_to(a, err.shape), where[None], axis=0)[0]
 
-    extend = np.any(take(trunc, last) > take(round_part, last), axis=1)
+    # Go on down while the two smallest rungs differ by more than the rounding
+    # at the smallest: the asymptotic formula that scales their difference down
+    # (by gain - 1) is only trusted once a rung below has confirmed it.
+    raw_tail = np.abs(take(C, np.maximum(last - 1, 0)) - take(C, last))
+    extend = np.any(raw_tail > take(round_part, last), axis=1)
     return take(C, best), take(err, best), take(steps_of, best)[:, 0], extend
 
 

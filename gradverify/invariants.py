@@ -25,8 +25,9 @@ one array or a dict/tuple/list of arrays.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -156,9 +157,15 @@ class DescentDirectionReport(InvariantReport):
     def _evidence(self) -> list[tuple[str, Any]]:
         return [
             ("|grad|", self.grad_norm),
-            ("slope along -grad/|grad|", f"{self.slope:.6g} (predicted {self.predicted_slope:.6g}, tolerance {self.tolerance:.3g})"),
+            (
+                "slope along -grad/|grad|",
+                f"{self.slope:.6g} (predicted {self.predicted_slope:.6g}, tolerance {self.tolerance:.3g})",
+            ),
             ("ratio measured/predicted", "n/a (zero gradient)" if self.ratio is None else f"{self.ratio:.6g}"),
-            ("decrease for a step of", f"{self.step:.3g}: {self.decrease:.6g} (first order predicts {self.predicted_decrease:.6g})"),
+            (
+                "decrease for a step of",
+                f"{self.step:.3g}: {self.decrease:.6g} (first order predicts {self.predicted_decrease:.6g})",
+            ),
         ] + ([("kink", "the loss has a kink within the step; the slope was judged one-sided")] if self.kink else [])
 
 
@@ -183,7 +190,10 @@ class MonotoneReport(InvariantReport):
     def _evidence(self) -> list[tuple[str, Any]]:
         where = "never" if self.first_increase is None else f"first at step {self.first_increase}"
         return [
-            ("step size", self.step_size if self.L is None else f"{self.step_size:.6g} (1/L, L estimated as {self.L:.6g})"),
+            (
+                "step size",
+                self.step_size if self.L is None else f"{self.step_size:.6g} (1/L, L estimated as {self.L:.6g})",
+            ),
             ("steps", self.steps),
             ("loss", f"{self.losses[0]:.6g} -> {self.losses[-1]:.6g}"),
             ("largest rise", f"{self.largest_increase:.3g} (rounding allows {self.allowance:.3g}); {where}"),
@@ -214,10 +224,19 @@ class AgreementReport(InvariantReport):
 
     def _evidence(self) -> list[tuple[str, Any]]:
         return [
-            ("partition", f"{self.n_batches} batches of <= {self.batch_size} of {self.n_samples} samples ({self.reduction})"),
-            ("gradient", f"relative error {self.grad_rel_error:.3g} (tolerance {self.rtol:.3g}), worst at {self.worst_name}"),
+            (
+                "partition",
+                f"{self.n_batches} batches of <= {self.batch_size} of {self.n_samples} samples ({self.reduction})",
+            ),
+            (
+                "gradient",
+                f"relative error {self.grad_rel_error:.3g} (tolerance {self.rtol:.3g}), worst at {self.worst_name}",
+            ),
             ("loss", f"relative error {self.loss_rel_error:.3g}"),
-            ("retrace", f"batch_size=N vs full batch over {self.retrace_steps} steps: relative error {self.retrace_rel_error:.3g}"),
+            (
+                "retrace",
+                f"batch_size=N vs full batch over {self.retrace_steps} steps: relative error {self.retrace_rel_error:.3g}",
+            ),
         ]
 
 
@@ -246,7 +265,10 @@ class UnbiasedReport(InvariantReport):
     def _evidence(self) -> list[tuple[str, Any]]:
         return [
             ("sampled", f"{self.samples} batches of {self.batch_size} ({self.sampling})"),
-            ("test", f"largest |t| = {self.statistic:.3g} over {self.tested} coordinates, Bonferroni critical value {self.critical:.3g}"),
+            (
+                "test",
+                f"largest |t| = {self.statistic:.3g} over {self.tested} coordinates, Bonferroni critical value {self.critical:.3g}",
+            ),
             ("p-value", f"{self.p_value:.3g} (adjusted; alpha = {self.alpha:g}), worst at {self.worst_name}"),
             ("mean batch - full", f"{self.relative_difference:.3g} of |full gradient| (sampling noise included)"),
         ]
@@ -273,7 +295,10 @@ class StepSizeLimitReport(InvariantReport):
         source = "given" if self.L_given else "estimated"
         return [
             ("L", f"{self.L:.6g} ({source}); predicted limit 2/L = {self.predicted_limit:.6g}"),
-            ("stable up to", f"{self.largest_stable:.6g}, unstable from {self.smallest_unstable:.6g} ({self.runs} runs)"),
+            (
+                "stable up to",
+                f"{self.largest_stable:.6g}, unstable from {self.smallest_unstable:.6g} ({self.runs} runs)",
+            ),
             ("ratio found/predicted", f"{self.largest_stable / self.predicted_limit:.4g} (tolerance {self.rtol:g})"),
         ]
 
@@ -340,29 +365,40 @@ def _probe_wiring(
     loss_ratio = l2 / l1 if l1 != 0 else math.nan
     if size <= LOSS_ROUNDING * eps(spec.dtype) * max(np.linalg.norm(g1), np.linalg.norm(g2)):
         if reduction == "mean" and abs(loss_ratio - 2) < EXPLAINED:
-            return "sum_vs_mean", "the loss doubles when the data is repeated twice: it sums over samples where the checks expect a mean (pass reduction='sum' if that is intended)"
-        return "mismatch", "grad combines over samples like an average, yet mini-batches disagree with the full batch: does grad keep state between calls or depend on the batch's order?"
+            return (
+                "sum_vs_mean",
+                "the loss doubles when the data is repeated twice: it sums over samples where the checks expect a mean (pass reduction='sum' if that is intended)",
+            )
+        return (
+            "mismatch",
+            "grad combines over samples like an average, yet mini-batches disagree with the full batch: does grad keep state between calls or depend on the batch's order?",
+        )
     # One column of w per leaf: regularisation strengths may differ per leaf
     # (biases usually have none).  Try the simplest explanations first, so a
     # gradient parallel to w (one parameter) is read as a scale of the gradient
     # before a term in w.
-    w_columns = [np.where((np.arange(spec.size) >= lo) & (np.arange(spec.size) < hi), wflat, 0.0)
-                 for lo, hi in zip(spec.offsets[:-1], spec.offsets[1:])]
+    w_columns = [
+        np.where((np.arange(spec.size) >= lo) & (np.arange(spec.size) < hi), wflat, 0.0)
+        for lo, hi in zip(spec.offsets[:-1], spec.offsets[1:])
+    ]
     w_columns = [c for c in w_columns if np.any(c)]
     a, b, fitted = 0.0, np.zeros(len(w_columns)), False
-    for columns in ([g1], w_columns, [g1, *w_columns]):
-        if not columns:
-            continue
-        basis = np.column_stack(columns)
-        coef, *_ = np.linalg.lstsq(basis, residual, rcond=None)
-        if np.linalg.norm(residual - basis @ coef) <= EXPLAINED * size:
-            if columns[0] is g1:
-                a, b = float(coef[0]), (coef[1:] if len(columns) > 1 else b)
-            else:
-                b = coef
-            fitted = True
-            break
-    terms = ", ".join(f"{c:.3g} * {_leaf_name(spec, int(np.flatnonzero(col)[0]))}" for c, col in zip(b, w_columns) if abs(c) > 0)
+    # An exact fit (to rounding) wins over a loose one, then the simpler one.
+    for within in (1e-6, EXPLAINED):
+        for columns in ([g1], w_columns, [g1, *w_columns]):
+            if fitted or not columns:
+                continue
+            basis = np.column_stack(columns)
+            coef, *_ = np.linalg.lstsq(basis, residual, rcond=None)
+            if np.linalg.norm(residual - basis @ coef) <= within * size:
+                if columns[0] is g1:
+                    a, b = float(coef[0]), (coef[1:] if len(columns) > 1 else b)
+                else:
+                    b = coef
+                fitted = True
+    terms = ", ".join(
+        f"{c:.3g} * {_leaf_name(spec, int(np.flatnonzero(col)[0]))}" for c, col in zip(b, w_columns) if abs(c) > 0
+    )
     parallel = False
     if w_columns and np.linalg.norm(g1) > 0:
         basis = np.column_stack(w_columns)
@@ -385,14 +421,20 @@ def _probe_wiring(
             "where the loss takes their mean (divide the data term by the batch size)"
         )
     if reduction == "sum" and abs(a + 1) < EXPLAINED:
-        return "sum_vs_mean", "repeating the data twice leaves grad unchanged: grad averages over samples where the loss sums"
+        return (
+            "sum_vs_mean",
+            "repeating the data twice leaves grad unchanged: grad averages over samples where the loss sums",
+        )
     if a == 0.0 or abs(a) * np.linalg.norm(g1) < EXPLAINED * size:
         return "regularisation", (
             f"repeating the data twice changes grad by {terms or 'a multiple of the weights'}, a term proportional to the weights: "
             "the regularisation gradient is scaled with the mini-batch (multiplied or divided by the batch size, "
             "or added once per batch and summed); it should be the same reg * w for every batch"
         )
-    return "mismatch", f"repeating the data twice changes grad by {a:.3g} * grad + ({terms or 0}), which no per-sample average does"
+    return (
+        "mismatch",
+        f"repeating the data twice changes grad by {a:.3g} * grad + ({terms or 0}), which no per-sample average does",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -436,6 +478,16 @@ def check_descent_direction(
     Returns
     -------
     DescentDirectionReport
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> loss = lambda w: 0.5 * np.sum(w * w)
+    >>> check_descent_direction(loss, lambda w: w, np.ones(3)).ok
+    True
+    >>> report = check_descent_direction(loss, lambda w: -w, np.ones(3))
+    >>> report.ok, report.pattern, round(report.ratio, 6)
+    (False, 'sign', -1.0)
     """
     arrays = _optional_data(data)
     f, g_fn = _bind(loss, arrays), _bind(grad, arrays)
@@ -477,7 +529,12 @@ def check_descent_direction(
     ok = abs(slope - predicted) <= tolerance
     kink = False
     if not ok:
-        one_sided = [(f_at[3] - f_at[2]) / s, (f_at[2] - f_at[1]) / s, (f_at[4] - f_at[2]) / (2 * s), (f_at[2] - f_at[0]) / (2 * s)]
+        one_sided = [
+            (f_at[3] - f_at[2]) / s,
+            (f_at[2] - f_at[1]) / s,
+            (f_at[4] - f_at[2]) / (2 * s),
+            (f_at[2] - f_at[0]) / (2 * s),
+        ]
         slack = SAFETY[np.dtype(dtype)] * 2 * noise / s
         ok = kink = min(one_sided) - slack <= predicted <= max(one_sided) + slack
     ratio = slope / predicted if gn > 0 else None
@@ -490,10 +547,10 @@ def check_descent_direction(
             diagnosis = f"grad is zero but the loss changes at rate {slope:.3g} along a random direction: the gradient is missing"
         elif ratio is not None and ratio < 0:
             pattern = "sign"
-            diagnosis = (
-                "the loss rises along -grad"
-                + (" at the rate |grad|: grad has the wrong sign (it is the ascent direction; negate it)" if abs(ratio + 1) < EXPLAINED else
-                   f" (ratio {ratio:.3g}): grad is not a descent direction; a flipped sign on part of it?")
+            diagnosis = "the loss rises along -grad" + (
+                " at the rate |grad|: grad has the wrong sign (it is the ascent direction; negate it)"
+                if abs(ratio + 1) < EXPLAINED
+                else f" (ratio {ratio:.3g}): grad is not a descent direction; a flipped sign on part of it?"
             )
         elif ratio is not None and ratio > 0:
             pattern, diagnosis = _explain_scale(1 / ratio, len(arrays[0]) if arrays else None)
@@ -575,17 +632,18 @@ def check_monotone_decrease(
     evaluations = 0
     L = None
     adapt = step_size is None
+    step = 1.0
     if adapt:
         smooth = estimate_smoothness(g_fn, w0)
         evaluations += smooth.evaluations
         L = smooth.L
     else:
-        step_size = _positive("step_size", step_size)
+        step = _positive("step_size", step_size)
     for _ in range(4):
         if adapt:
             # L = 0: no curvature near w0 (a linear or constant loss), where any step is safe.
-            step_size = 1.0 if L == 0 else 1.0 / L
-        run = gradient_descent(f, g_fn, w0, step_size=step_size, steps=steps, record_every=1)
+            step = 1.0 if not L else 1.0 / L
+        run = gradient_descent(f, g_fn, w0, step_size=step, steps=steps, record_every=1)
         evaluations += run.loss_calls + run.grad_calls
         rises = np.diff(run.losses)
         allowance = rtol * np.maximum(np.abs(run.losses[:-1]), np.abs(run.losses[1:]))
@@ -597,8 +655,8 @@ def check_monotone_decrease(
         # lemma solved for L): start again with that L.  A gradient that points
         # uphill keeps rising however small the step, and fails below.
         t = int(over[0])
-        moved = (step_size * run.grad_norms[t]) ** 2
-        L_path = 2 * (rises[t] + step_size * run.grad_norms[t] ** 2) / moved if moved > 0 else math.inf
+        moved = (step * run.grad_norms[t]) ** 2
+        L_path = 2 * (rises[t] + step * run.grad_norms[t] ** 2) / moved if moved > 0 else math.inf
         if not math.isfinite(L_path):
             break
         L = max(L_path, L or 0.0)
@@ -608,9 +666,12 @@ def check_monotone_decrease(
     ok = first is None and run.status == "completed"
     diagnosis = pattern = None
     if run.status == "diverged":
-        pattern, diagnosis = "diverged", f"the loss became NaN or infinite after {run.steps} steps: the step size is far too large or grad is wrong in scale"
+        pattern, diagnosis = (
+            "diverged",
+            f"the loss became NaN or infinite after {run.steps} steps: the step size is far too large or grad is wrong in scale",
+        )
     elif first is not None:
-        pattern, spent, diagnosis = _explain_rise(g_fn, run, first, step_size)
+        pattern, spent, diagnosis = _explain_rise(g_fn, run, first, step)
         evaluations += spent
     return MonotoneReport(
         ok=ok,
@@ -618,7 +679,7 @@ def check_monotone_decrease(
         evaluations=evaluations,
         diagnosis=diagnosis,
         pattern=pattern,
-        step_size=float(step_size),
+        step_size=step,
         L=L,
         steps=run.steps,
         losses=losses,
@@ -637,18 +698,30 @@ def _explain_rise(g_fn: Callable[[Any], Any], run: Any, t: int, step_size: float
     rel = rise / first_order if first_order > 0 else math.inf
     local = estimate_smoothness(g_fn, w_t)
     if local.L > 0 and step_size > 2 / local.L:
-        return "step_size", local.evaluations, (
-            f"at step {t} the step size {step_size:.3g} exceeds 2/L = {2 / local.L:.3g} (L = {local.L:.3g} there): "
-            "the curvature grew along the path; a smaller step size, not the gradient, is the likely fix"
+        return (
+            "step_size",
+            local.evaluations,
+            (
+                f"at step {t} the step size {step_size:.3g} exceeds 2/L = {2 / local.L:.3g} (L = {local.L:.3g} there): "
+                "the curvature grew along the path; a smaller step size, not the gradient, is the likely fix"
+            ),
         )
     if 0.25 < rel < 4:
-        return "sign", local.evaluations, (
-            f"at step {t} the loss rose by {rel:.3g} * step * |grad|**2, about the first-order decrease with the "
-            "opposite sign: grad points uphill (a flipped sign)"
+        return (
+            "sign",
+            local.evaluations,
+            (
+                f"at step {t} the loss rose by {rel:.3g} * step * |grad|**2, about the first-order decrease with the "
+                "opposite sign: grad points uphill (a flipped sign)"
+            ),
         )
-    return "mismatch", local.evaluations, (
-        f"at step {t} the loss rose by {rise:.3g} although the step is within 2/L: grad does not match the loss "
-        "there (or the loss has a kink); run check_descent_direction or check_grad at those weights"
+    return (
+        "mismatch",
+        local.evaluations,
+        (
+            f"at step {t} the loss rose by {rise:.3g} although the step is within 2/L: grad does not match the loss "
+            "there (or the loss has a kink); run check_descent_direction or check_grad at those weights"
+        ),
     )
 
 
@@ -757,9 +830,12 @@ def check_minibatch_agreement(
         pattern, diagnosis = _probe_wiring(loss, grad, w, arrays, spec, reduction)
         evaluations += 4
     elif retrace_err > rtol:
-        pattern, diagnosis = "mismatch", (
-            "gradients agree but mini-batch descent with batch_size=N leaves full-batch descent: "
-            "the functions are not deterministic, or keep state between calls"
+        pattern, diagnosis = (
+            "mismatch",
+            (
+                "gradients agree but mini-batch descent with batch_size=N leaves full-batch descent: "
+                "the functions are not deterministic, or keep state between calls"
+            ),
         )
     return AgreementReport(
         ok=ok,
@@ -787,7 +863,13 @@ def _relative(error: float, scale: float) -> float:
 
 
 def _retrace(
-    loss: Callable[..., Any], grad: Callable[..., Any], w: Any, arrays: tuple, steps: int, step_size: float | None, seed: int
+    loss: Callable[..., Any],
+    grad: Callable[..., Any],
+    w: Any,
+    arrays: tuple,
+    steps: int,
+    step_size: float | None,
+    seed: int,
 ) -> tuple[float, int]:
     """Largest relative distance between batch_size=N mini-batch descent and full-batch descent."""
     spent = 0
@@ -804,7 +886,9 @@ def _retrace(
     worst = 0.0
     for a, b in zip(full.weights, mini.weights):
         fa, fb = spec.flatten(a).astype(np.float64), spec.flatten(b).astype(np.float64)
-        worst = max(worst, _relative(float(np.max(np.abs(fa - fb), initial=0.0)), float(np.max(np.abs(fa), initial=0.0))))
+        worst = max(
+            worst, _relative(float(np.max(np.abs(fa - fb), initial=0.0)), float(np.max(np.abs(fa), initial=0.0)))
+        )
     losses = _relative(float(np.max(np.abs(full.losses - mini.losses))), float(np.max(np.abs(full.losses))))
     return max(worst, losses), spent
 
@@ -893,7 +977,7 @@ def check_unbiased(
         # in data order (a batch is a set), so batch_size = N is the full data exactly
         # and rounding of a reordered sum is never mistaken for a bias.
         rng = np.random.default_rng(_count("seed", seed, minimum=0))
-        draws = (np.sort(rng.permutation(n)[:batch_size]) for _ in range(samples))
+        draws: Iterator[np.ndarray] = (np.sort(rng.permutation(n)[:batch_size]) for _ in range(samples))
     else:
         draws = _sampler(n, batch_size, "replacement", np.random.default_rng(_count("seed", seed, minimum=0)))
     full = values(arrays)
@@ -1037,11 +1121,15 @@ def check_step_size_limit(
     diagnosis = pattern = None
     if not ok:
         if lo == 0:
-            pattern, diagnosis = "sign", (
-                f"descent diverges at every step size down to {hi:.3g}: grad points uphill (a flipped sign)"
+            pattern, diagnosis = (
+                "sign",
+                (f"descent diverges at every step size down to {hi:.3g}: grad points uphill (a flipped sign)"),
             )
         elif math.isinf(hi):
-            pattern, diagnosis = "scale", f"descent is stable at every step size up to {lo:.3g}: grad is (nearly) zero or far too small"
+            pattern, diagnosis = (
+                "scale",
+                f"descent is stable at every step size up to {lo:.3g}: grad is (nearly) zero or far too small",
+            )
         else:
             c = predicted / lo
             pattern, text = _explain_scale(c, arrays[0].shape[0] if arrays else None)

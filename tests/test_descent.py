@@ -174,7 +174,9 @@ def test_shuffle_uses_every_sample_once_per_epoch(n, batch_size):
     for e in range(3):
         epoch = steps[e * per_epoch : (e + 1) * per_epoch]
         assert sorted(i for b in epoch for i in b) == list(range(n))
-        assert [len(b) for b in epoch] == [batch_size] * (n // batch_size) + ([n % batch_size] if n % batch_size else [])
+        assert [len(b) for b in epoch] == [batch_size] * (n // batch_size) + (
+            [n % batch_size] if n % batch_size else []
+        )
 
 
 def test_replacement_draws_batches_of_full_size_with_repeats():
@@ -206,7 +208,9 @@ def test_sgd_is_minibatch_descent_with_batches_of_one():
     X, y = zoo.make_dataset(12, 3, 2, seed=5)
     f, g = softmax_fns()
     a = descent.sgd(f, g, np.zeros((3, 2)), (X, y), step_size=0.2, steps=20, seed=3)
-    b = descent.minibatch_gradient_descent(f, g, np.zeros((3, 2)), (X, y), step_size=0.2, batch_size=1, steps=20, seed=3)
+    b = descent.minibatch_gradient_descent(
+        f, g, np.zeros((3, 2)), (X, y), step_size=0.2, batch_size=1, steps=20, seed=3
+    )
     assert np.array_equal(a.losses, b.losses) and np.array_equal(a.w, b.w)
     assert a.losses.shape == (21,) and a.loss_calls == a.grad_calls == 21
     # the last loss is on all the data at the final weights
