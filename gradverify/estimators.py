@@ -36,6 +36,7 @@ from math import factorial
 import numpy as np
 
 from . import steps as rules
+from .errors import NonFiniteValue
 from .evaluate import Evaluator
 
 __all__ = ["Estimate", "measure_noise", "first_pass", "refine", "estimate", "directional", "exact_steps"]
@@ -120,19 +121,35 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
     typical = float(np.max(magnitude)) if magnitude.size and np.max(magnitude) > 0 else 1.0
     sigmas = []
     for length in NOISE_WALKS:
-        signs = rng.choice(np.array([-1.0, 1.0]), size=x.size)
         delta = length * np.sqrt(rules.eps(x.dtype)) * np.maximum(magnitude, 1e-3 * typical)
-        walk = [f0]
-        for k in range(1, NOISE_POINTS):
-            point = (x.astype(np.float64) + k * delta * signs).astype(x.dtype)
-            walk.append(ev.at(point, what=f"x + {k}*delta (a short walk that measures the rounding noise of f near x)"))
-        values = np.array(walk)  # (points, m)
+        values = _noise_walk(ev, x, f0, delta, rng.choice(np.array([-1.0, 1.0]), size=x.size))
         for j in (3, 4):
             diff = np.diff(values, n=j, axis=0)
             gamma = factorial(j) ** 2 / factorial(2 * j)
             sigmas.append(np.sqrt(gamma * np.mean(diff * diff, axis=0)))
     floor = rules.eps(ev.out_dtype or np.float64) * np.abs(f0)
     return np.maximum(np.max(sigmas, axis=0), floor)
+
+
+def _noise_walk(ev: Evaluator, x: np.ndarray, f0: np.ndarray, delta: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """f along ``x + k * delta * signs``, k = 0 .. NOISE_POINTS-1: shape (points, m).
+
+    A walk that leaves f's domain (NaN or inf, as at the edge of sqrt or log)
+    is taken again all forwards, then all backwards, before giving up: the
+    direction of the walk does not matter for the noise.
+    """
+    error: NonFiniteValue | None = None
+    for direction in (signs, np.ones_like(signs), -np.ones_like(signs)):
+        try:
+            walk = [f0]
+            for k in range(1, NOISE_POINTS):
+                point = (x.astype(np.float64) + k * delta * direction).astype(x.dtype)
+                walk.append(ev.at(point, what=f"x + {k}*delta (a short walk that measures the rounding noise of f near x)"))
+            return np.array(walk)
+        except NonFiniteValue as exc:
+            error = error or exc
+    assert error is not None
+    raise error
 
 
 def _complex_estimate(ev: Evaluator, x: np.ndarray, idx: np.ndarray, h: np.ndarray) -> Estimate:

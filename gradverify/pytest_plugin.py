@@ -382,6 +382,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("gradverify_seed", "seed of the checks' random directions", default="")
 
 
+@pytest.hookimpl(tryfirst=True)  # before Hypothesis' plugin loads --hypothesis-profile
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
@@ -391,6 +392,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STATE] = _State(settings)
     if settings.profile is not None:
         _load_profile(settings.profile)
+    elif str(config.getoption("hypothesis_profile", default=None) or "").startswith("gradverify-"):
+        # `--hypothesis-profile=gradverify-ci` works too: register ours before Hypothesis loads it.
+        from .verification import register_profiles
+
+        register_profiles()
     # xdist's hooks exist only when xdist is loaded: registering them otherwise is an error.
     if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(_XdistHooks(config), "gradverify-xdist")

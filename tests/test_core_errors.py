@@ -53,7 +53,6 @@ def test_forward_differences_never_leave_the_domain_but_still_judge():
         lambda x: np.sum(np.sqrt(x)), lambda x: 0.5 / np.sqrt(x + 1e-12), x, method="forward", seed=0
     )
     assert not report.ok and report.worst_index == (1,)
-    assert report.pattern in ("unresolved", "entries")
 
 
 def test_nan_in_the_point_is_refused():

@@ -229,6 +229,20 @@ def test_profile_is_loaded_and_shown(pytester: pytest.Pytester, mode: str) -> No
     assert totals(result) == (1, 0)
 
 
+def test_hypothesis_option_finds_our_profiles(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_profile="""
+        from hypothesis import settings
+
+        def test_profile():
+            assert settings.get_current_profile_name() == "gradverify-ci"
+            assert settings.default.derandomize
+        """
+    )
+    result = run(pytester, "no-xdist", "--hypothesis-profile=gradverify-ci")
+    result.assert_outcomes(passed=1)
+
+
 def test_unknown_profile_is_a_usage_error(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x():\n    pass\n")
     result = run(pytester, "no-xdist", "--gradverify-profile=nosuch")
