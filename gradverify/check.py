@@ -300,7 +300,7 @@ def _full_check(
     def verdict() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         scale = np.max(np.abs(N), axis=0, keepdims=True)
         floor = rules.FLOOR_FACTOR * eps_w * scale
-        allowed = safety * B + floor
+        allowed = np.maximum(safety * B + floor, np.finfo(np.float64).tiny)  # never 0: ratios stay finite
         err = np.abs(A - N)
         return err, allowed, np.any(err > allowed, axis=1)
 

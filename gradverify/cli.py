@@ -648,6 +648,7 @@ def _add_target(p: argparse.ArgumentParser, *, derivative_required: bool, vjp: b
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gradverify", description="Is a hand-written derivative right? Checks it, with evidence.")
     parser.add_argument("--traceback", action="store_true", help="show the full traceback when something raises")
+    parser.add_argument("--version", action="version", version=f"gradverify {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     demo = sub.add_parser("demo", help="check a correct and a broken gradient from the built-in zoo")
@@ -684,6 +685,15 @@ def build_parser() -> argparse.ArgumentParser:
     descent.add_argument("--steps", type=int, help="number of gradient-descent steps")
     descent.set_defaults(run=cmd_descent)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gradverify")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -254,6 +254,11 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == ExitCode.OK and "--returns-grad" in out
 
 
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--version")
+    assert code == ExitCode.OK and out.startswith("gradverify ")
+
+
 def test_parse_shapes() -> None:
     assert parse_shapes(["3,4"]) == (3, 4)
     assert parse_shapes([" 5 "]) == (5,)
