@@ -55,6 +55,7 @@ __all__ = [
     "numerical_gradient",
     "numerical_jacobian",
     "taylor_test",
+    "verifies",
     "verify",
 ]
 
@@ -62,7 +63,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # verify lives beside the Hypothesis strategies; importing it lazily keeps
     # `import gradverify` from importing Hypothesis.
-    if name in ("verify", "VerifyResult"):
+    if name in ("verify", "verifies", "VerifyResult"):
         from . import verification
 
         return getattr(verification, name)

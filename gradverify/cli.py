@@ -317,9 +317,13 @@ def _first_line(exc: BaseException) -> str:
 def _format_input(x: Any) -> str:
     import numpy as np
 
+    def show(value: Any, prefix: str) -> str:
+        text = np.array2string(np.asarray(value), precision=6, prefix=prefix)
+        return prefix + text
+
     if isinstance(x, dict):
-        return "\n".join(f"  {name} = {np.array2string(np.asarray(v), precision=6)}" for name, v in x.items())
-    return "  " + np.array2string(np.asarray(x), precision=6).replace("\n", "\n  ")
+        return "\n".join(show(v, f"  {name} = ") for name, v in x.items())
+    return show(x, "  ")
 
 
 # -- subcommands ----------------------------------------------------------------------------
@@ -335,13 +339,19 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
         return _check_examples(args, target)
     x = point(args)
     options = {"method": args.method, "seed": args.seed}
-    if target.kind == "vjp":
-        report = gv.check_vjp(target.f, target.derivative, x, **options)
-    else:
-        report = gv.check_grad(target.f, target.derivative, x, **options)
+    check = gv.check_vjp if target.kind == "vjp" else gv.check_grad
     print(f"gradverify check: {target.derivative_spec} against {args.target}")
-    print(report)
-    code = ExitCode.OK if report.ok else ExitCode.CHECK_FAILED
+    try:
+        report = check(target.f, target.derivative, x, **options)
+    except _verdicts() as exc:
+        # The derivative's own fault (a wrong shape, NaN, a mutated input): the check
+        # failed, as gv.verify counts it, rather than the command being misused.
+        print(f"gradverify: {target.kind} check FAILED: {type(exc).__name__}: {_first_line(exc)}")
+        code, report_data, error = ExitCode.CHECK_FAILED, None, f"{type(exc).__name__}: {exc}"
+    else:
+        print(report)
+        code = ExitCode.OK if report.ok else ExitCode.CHECK_FAILED
+        report_data, error = report.to_dict(), None
     write_json(
         args.json,
         {
@@ -350,10 +360,18 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
             "derivative": target.derivative_spec,
             "seed": args.seed,
             "exit_code": int(code),
-            "report": report.to_dict(),
+            "report": report_data,
+            "error": error,
         },
     )
     return code
+
+
+def _verdicts() -> tuple[type[Exception], ...]:
+    """Errors that are findings about the derivative at the point, not misuse of the command."""
+    from gradverify.verification import FAILURES
+
+    return tuple(e for e in FAILURES if e.__name__ != "GradientMismatch")
 
 
 def _check_examples(args: argparse.Namespace, target: Target) -> ExitCode:
@@ -584,6 +602,7 @@ def _plot(path: str, hs: Any, errors: dict[str, list[float | None]], *, title: s
     ax.set_ylabel("relative error")
     ax.set_title(title)
     ax.legend()
+    fig.tight_layout()
     try:
         fig.savefig(path, dpi=100)
     except OSError as exc:

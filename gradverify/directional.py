@@ -4,8 +4,11 @@ For ``n`` inputs a full check costs ``n`` to ``2n`` calls of ``f``; a
 directional check costs one call per direction with complex-step (a handful
 with finite differences) whatever ``n`` is.  The analytic side of a direction
 ``u`` is ``A^T u``; a wrong entry ``i`` shows up as a residual
-``(A - g)_i u_i``.  Directions are Gaussian, not Rademacher, so two wrong
-entries never cancel exactly (a transposition makes errors ``+e`` and ``-e``).
+``(A - g)_i u_i``.  Each entry of a direction is a random sign times a
+magnitude drawn uniformly from [1, 2]: never small (a Gaussian entry near zero
+hides the wrong entry it weighs), and continuous, so two wrong entries never
+cancel exactly (a transposition makes errors ``+e`` and ``-e``, which a
+Rademacher direction cancels half the time).
 
 When a direction fails, the wrong entries are found by group testing: a
 direction supported on one half of the remaining entries tells which half
@@ -68,7 +71,10 @@ def directional_check(
         allowed = safety * bound + floor
         return bool(np.any(np.abs(residual) > allowed)), residual, allowed, A.T @ u
 
-    checks = [test(rng.standard_normal(x.size)) for _ in range(directions)]
+    def draw(size: int) -> np.ndarray:
+        return rng.choice(np.array([-1.0, 1.0]), size=size) * rng.uniform(1.0, 2.0, size=size)
+
+    checks = [test(draw(x.size)) for _ in range(directions)]
     failed_dirs = [c for c in checks if c[0]]
     found: list[int] = []
     searched = 0
@@ -82,11 +88,11 @@ def directional_check(
             half = len(group) // 2
             first, second = group[:half], group[half:]
             v = np.zeros(x.size)
-            v[first] = rng.standard_normal(len(first))
+            v[first] = draw(len(first))
             searched += 1
             if test(v)[0]:
                 v2 = np.zeros(x.size)
-                v2[second] = rng.standard_normal(len(second))
+                v2[second] = draw(len(second))
                 searched += 1
                 if test(v2)[0]:
                     stack.append(second)

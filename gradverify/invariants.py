@@ -433,7 +433,7 @@ def _probe_wiring(
         )
     return (
         "mismatch",
-        f"repeating the data twice changes grad by {a:.3g} * grad + ({terms or 0}), which no per-sample average does",
+        f"repeating the data twice changes grad by {a:.3g} * grad{' + ' + terms if terms else ''}, which no per-sample average does",
     )
 
 
