@@ -33,7 +33,7 @@ DEFAULT_BUDGET = 4096
 DEFAULT_DIRECTIONS = 2
 
 #: Failing complex-step entries cross-checked with finite differences.
-CONFIRM_MAX = 32
+CONFIRM_MAX = 8
 
 #: An entry whose bound (times safety) and whose disagreement both exceed this
 #: fraction of the largest derivative was not resolved by the estimator and is

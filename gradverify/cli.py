@@ -341,17 +341,19 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
     options = {"method": args.method, "seed": args.seed}
     check = gv.check_vjp if target.kind == "vjp" else gv.check_grad
     print(f"gradverify check: {target.derivative_spec} against {args.target}")
+    report_data: dict[str, Any] | None = None
+    error: str | None = None
     try:
         report = check(target.f, target.derivative, x, **options)
     except _verdicts() as exc:
         # The derivative's own fault (a wrong shape, NaN, a mutated input): the check
         # failed, as gv.verify counts it, rather than the command being misused.
         print(f"gradverify: {target.kind} check FAILED: {type(exc).__name__}: {_first_line(exc)}")
-        code, report_data, error = ExitCode.CHECK_FAILED, None, f"{type(exc).__name__}: {exc}"
+        code, error = ExitCode.CHECK_FAILED, f"{type(exc).__name__}: {exc}"
     else:
         print(report)
         code = ExitCode.OK if report.ok else ExitCode.CHECK_FAILED
-        report_data, error = report.to_dict(), None
+        report_data = report.to_dict()
     write_json(
         args.json,
         {
