@@ -12,9 +12,9 @@
 ``MODULE:FUNC`` names a module importable from the current directory (dotted)
 or a ``.py`` file; ``--grad NAME`` without a module looks in FUNC's module.
 A mistake in the command (a malformed ``--shape``, a missing module, a pickled
-``.npy``) prints one line and exits 2; see :class:`ExitCode`.  Only Python and
-numpy are needed at run time; matplotlib, when installed, adds a plot to
-``steps``.
+``.npy``) prints one line and exits 2; see :class:`ExitCode`.  Progress goes
+to stderr only when it is a terminal.  matplotlib, when installed (the
+``plot`` extra), adds a plot to ``steps``; nothing else needs it.
 """
 
 from __future__ import annotations

@@ -573,6 +573,10 @@ class Smoothness:
     converged: bool
 
 
+#: Up to this many parameters, smoothness comes from the whole Hessian.
+DENSE_HESSIAN_MAX = 64
+
+
 def estimate_smoothness(
     grad: Callable[[Any], Any],
     w: Any,
@@ -584,11 +588,14 @@ def estimate_smoothness(
 ) -> Smoothness:
     """Estimate ``L``, the Lipschitz constant of ``grad`` near ``w``, and the safe step ``1 / L``.
 
-    Power iteration on Hessian-vector products, each a central difference of
-    the gradient: ``H v ~ (grad(w + h v) - grad(w - h v)) / (2 h)`` for a unit
-    vector ``v``.  ``|H v|`` rises towards the largest ``|eigenvalue|`` of the
-    Hessian, so an unconverged estimate is low; a step of ``1 / L`` leaves a
-    factor of two to the descent limit ``2 / L``.
+    The largest ``|eigenvalue|`` of the Hessian, from Hessian-vector products,
+    each a central difference of the gradient:
+    ``H v ~ (grad(w + h v) - grad(w - h v)) / (2 h)``.  Up to
+    ``DENSE_HESSIAN_MAX`` parameters the whole Hessian is built from ``n``
+    products; above, Lanczos iteration (ARPACK's ``eigsh``) finds the top
+    eigenvalue, which, unlike power iteration, does not stall when the top
+    eigenvalues are close together.  A step of ``1 / L`` leaves a factor of
+    two to the descent limit ``2 / L``.
 
     Parameters
     ----------
@@ -597,7 +604,8 @@ def estimate_smoothness(
     w : array or dict/tuple/list of arrays
         Where to measure.
     iterations : int
-        Most power iterations (two gradient calls each).
+        Most Lanczos restarts (each a few Hessian-vector products, two
+        gradient calls per product).
     rtol : float
         Stop when two successive estimates agree to this relative tolerance.
     h : float, optional
@@ -629,22 +637,36 @@ def estimate_smoothness(
             raise NonFiniteValue("grad returned NaN or inf near w while estimating smoothness")
         return g.astype(np.float64)
 
-    L, previous, converged, done = 0.0, -1.0, False, 0
-    for done in range(1, iterations + 1):  # noqa: B007 (done counts the iterations for the result)
-        hv = (grad_at(x + step * v) - grad_at(x - step * v)) / (2 * step)
-        L = float(np.linalg.norm(hv))
-        if L == 0.0:
-            converged = True
-            break
-        v = hv / L
-        if abs(L - previous) <= rtol * L:
-            converged = True
-            break
-        previous = L
+    calls = [0]
+
+    def hvp(vec: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        vec = np.asarray(vec, dtype=np.float64).reshape(-1)
+        return (grad_at(x + step * vec) - grad_at(x - step * vec)) / (2 * step)
+
+    if spec.size <= DENSE_HESSIAN_MAX:
+        # Small problems: the whole (symmetrised) Hessian from n products; its
+        # eigenvalues are exact up to the finite differences, clustered or not.
+        H = np.stack([hvp(e) for e in np.eye(spec.size)], axis=1)
+        L = float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (H + H.T)))))
+        converged, done = True, spec.size
+    else:
+        # Lanczos (ARPACK) on Hessian-vector products: unlike plain power
+        # iteration it does not stall when the top eigenvalues are close.
+        from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+        operator = LinearOperator((spec.size, spec.size), matvec=hvp, dtype=np.float64)
+        try:
+            values = eigsh(operator, k=1, which="LM", v0=v, maxiter=iterations, tol=rtol, return_eigenvectors=False)
+            L, converged = float(np.max(np.abs(values))), True
+        except ArpackNoConvergence as exc:
+            L = float(np.max(np.abs(exc.eigenvalues))) if len(exc.eigenvalues) else float(np.linalg.norm(hvp(v)))
+            converged = False
+        done = calls[0]
     return Smoothness(
         L=L,
         step_size=math.inf if L == 0.0 else 1.0 / L,
-        evaluations=2 * done,
+        evaluations=2 * calls[0],
         iterations=done,
         converged=converged,
     )
