@@ -79,11 +79,14 @@ TRUNCATION_FACTOR = 3.0
 
 #: Safety multiplies the error bound in the verdict
 #: ``|analytic - numerical| <= SAFETY * bound + floor``.  Set from the measured
-#: ratio error / bound over the zoo at many random points, scales and both
-#: dtypes (see benchmarks/bound_coverage.py): the worst ratio seen was below 1;
-#: 4 leaves a margin without hiding bugs of relative size 1e-6 (complex-step) or
-#: 1e-4 (central).
-SAFETY = {np.dtype(np.float64): 4.0, np.dtype(np.float32): 4.0}
+#: ratio error / bound over the zoo at random points with f scaled by
+#: 1e-8..1e8 and x by 1e-4..1e4 (``python benchmarks/bound_coverage.py
+#: --points 40``, 200 problems per dtype): in float64 the worst ratio was 0.79
+#: (every bound covered its error), so 4 is a margin of 5; in float32 the worst
+#: was 3.96 (forward differences: float32 rounding noise is estimated from few
+#: points and is lumpier), so float32 gets 8, a margin of 2.  Neither hides a
+#: bug of relative size 1e-6 (complex-step, float64) or 1e-4 (central, float64).
+SAFETY = {np.dtype(np.float64): 4.0, np.dtype(np.float32): 8.0}
 
 #: Floor of the verdict: FLOOR_FACTOR * EPS * (largest |numerical| entry), so
 #: entries that are zero up to rounding are compared at the gradient's scale.

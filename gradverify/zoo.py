@@ -11,7 +11,7 @@ Examples
 --------
 >>> from gradverify import zoo
 >>> problem = zoo.make_problem("softmax", seed=0)
->>> problem.f(problem.x0) > 0
+>>> bool(problem.f(problem.x0) > 0)
 True
 """
 
