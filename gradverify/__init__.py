@@ -8,9 +8,9 @@ True
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .check import assert_grad, check_grad, check_jacobian, check_vjp
 from .errors import (
     GradientMismatch,
     GradverifyError,
@@ -21,17 +21,43 @@ from .errors import (
     NotComplexSafe,
     ShapeMismatch,
 )
-from .numerical import (
-    GradientEstimate,
-    TaylorResult,
-    estimate_gradient,
-    numerical_gradient,
-    numerical_jacobian,
-    taylor_test,
-)
-from .report import Report
+
+if TYPE_CHECKING:
+    from .check import assert_grad, check_grad, check_jacobian, check_vjp
+    from .numerical import (
+        GradientEstimate,
+        TaylorResult,
+        estimate_gradient,
+        numerical_gradient,
+        numerical_jacobian,
+        taylor_test,
+    )
+    from .report import Report
+    from .verification import VerifyResult, verifies, verify
 
 __version__ = "0.1.0"
+
+# Where each public name lives.  Names are imported on first use, so that
+# `import gradverify` (and the pytest plugin, which every pytest run of a
+# project that installed gradverify loads) imports neither numpy nor Hypothesis
+# until a check is actually made.
+_LAZY = {
+    "check_grad": "check",
+    "check_vjp": "check",
+    "check_jacobian": "check",
+    "assert_grad": "check",
+    "Report": "report",
+    "GradientEstimate": "numerical",
+    "TaylorResult": "numerical",
+    "estimate_gradient": "numerical",
+    "numerical_gradient": "numerical",
+    "numerical_jacobian": "numerical",
+    "taylor_test": "numerical",
+    "verify": "verification",
+    "verifies": "verification",
+    "VerifyResult": "verification",
+}
+_SUBMODULES = ("strategies", "descent", "invariants", "zoo", "steps")
 
 __all__ = [
     "GradientEstimate",
@@ -61,14 +87,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # verify lives beside the Hypothesis strategies; importing it lazily keeps
-    # `import gradverify` from importing Hypothesis.
-    if name in ("verify", "verifies", "VerifyResult"):
-        from . import verification
-
-        return getattr(verification, name)
-    if name in ("strategies", "descent", "invariants", "zoo"):
-        import importlib
-
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'gradverify' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBMODULES))

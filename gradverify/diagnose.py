@@ -150,6 +150,12 @@ def diagnose(
     A, N, tol = analytic, numerical, allowed
     xs = x.astype(np.float64)
     if not np.any(np.abs(N) > tol) and np.any(np.abs(A) > tol):
+        if np.all(N[failing] == 0):
+            return "mismatch", (
+                "f does not change at all when the failing entries move (the numerical derivative is exactly 0) "
+                "but the analytic one is not: f does not use these parameters, or it is flat at floating-point "
+                "resolution here (an underflow, or a value clipped or rounded away?)"
+            )
         return (
             "mismatch",
             "the numerical derivative is zero here but the analytic one is not (a term that should cancel, or f does not use these parameters?)",

@@ -257,7 +257,9 @@ def weights(
     dtype : np.float32 or np.float64
     min_magnitude, max_magnitude : float
         Every entry satisfies ``min_magnitude <= |x| <= max_magnitude``.
-        ``min_magnitude`` defaults to 0, or to ``max_magnitude * 1e-4`` when
+        ``min_magnitude`` defaults to 0 (with entries below
+        ``SNAP_TO_ZERO * max_magnitude`` drawn as exactly 0, so that squares
+        and products of drawn values never underflow), or to ``max_magnitude * 1e-4`` when
         ``log_uniform`` (a log scale needs a positive lower end).
     log_uniform : bool
         Draw magnitudes log-uniformly (every scale between the bounds is
@@ -347,6 +349,7 @@ def _weights(draw, shape, dtype, min_magnitude, max_magnitude, log_uniform, kink
         raise InvalidArgument(f"max_magnitude={max_magnitude!r} is too close to the largest {dt.name}")
     if not isinstance(log_uniform, bool):
         raise InvalidArgument(f"log_uniform={log_uniform!r} must be True or False")
+    snap_tiny = min_magnitude is None and not log_uniform
     if min_magnitude is None:
         min_magnitude = max_magnitude * 1e-4 if log_uniform else 0.0
     min_magnitude = _check_real("min_magnitude", min_magnitude, nonnegative=True)
@@ -386,8 +389,17 @@ def _weights(draw, shape, dtype, min_magnitude, max_magnitude, log_uniform, kink
     else:
         elements = st.floats(-top, top, width=width, allow_subnormal=False)
         x = draw(hnp.arrays(dt, shape, elements=elements))
+        if snap_tiny:
+            # Entries far below the scale (1e-234 is a valid float) make squares
+            # and products underflow to 0, so f stops depending on them: a
+            # derivative that no float can show.  They are drawn as 0 instead.
+            x = np.where(np.abs(x) < SNAP_TO_ZERO * top, dt.type(0), x)
         x = _push_out(x, bands, top)
     return x.astype(dt, copy=False)
+
+
+#: By default, entries smaller than this fraction of max_magnitude are drawn as 0.
+SNAP_TO_ZERO = 1e-8
 
 
 # ---------------------------------------------------------------------------

@@ -49,9 +49,10 @@ def test_nan_from_f_at_a_perturbed_point_names_entry_and_point(method):
 
 def test_forward_differences_never_leave_the_domain_but_still_judge():
     x = np.array([1.0, 0.0, 2.0])
-    report = gv.check_grad(
-        lambda x: np.sum(np.sqrt(x)), lambda x: 0.5 / np.sqrt(x + 1e-12), x, method="forward", seed=0
-    )
+    with np.errstate(invalid="ignore"):  # the noise walk meets sqrt's edge before turning round
+        report = gv.check_grad(
+            lambda x: np.sum(np.sqrt(x)), lambda x: 0.5 / np.sqrt(x + 1e-12), x, method="forward", seed=0
+        )
     assert not report.ok and report.worst_index == (1,)
 
 
