@@ -388,6 +388,7 @@ def _check_examples(args: argparse.Namespace, target: Target) -> ExitCode:
     if not args.shape:
         raise CommandError("--examples needs the shape of its inputs: --shape 3,4")
     inputs = _strategy(parse_shapes(args.shape), dtype=args.dtype)
+    assert target.derivative is not None  # a gradient target always has one
     progress = Progress()
     progress.show(f"checking {args.target} on up to {args.examples} drawn inputs ...")
     try:

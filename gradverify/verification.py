@@ -272,7 +272,7 @@ def verify(
     test = run_settings(test)
     if db is not None:
         # what hypothesis.find does: one key per (f, grad, inputs, method)
-        test._hypothesis_internal_database_key = _digest(f, grad, inputs, method)  # type: ignore[attr-defined]
+        test._hypothesis_internal_database_key = _digest(f, grad, inputs, method)  # type: ignore[attr-defined, unused-ignore]
     try:
         test()
     except unittest.SkipTest:
