@@ -7,13 +7,17 @@ a correct gradient declared biased.  Every check's Bonferroni-adjusted p-value
 is kept, so one pass gives the rate at several alphas.  The same draws with a
 gradient that sums over the batch (where the loss averages) measure power.
 
-Run:  python benchmarks/false_alarm_unbiased.py [--seeds 400] [--samples 200] [--json out.json]
+Rates come with Wilson 95% intervals.  ``--first-seed`` starts at another seed,
+for a measurement independent of an earlier one.
+
+Run:  python benchmarks/false_alarm_unbiased.py [--seeds 400] [--first-seed 0] [--samples 200] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 
 import numpy as np
@@ -62,22 +66,25 @@ def _summed(grad, reg):
 
 
 def _interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Clopper-Pearson interval of a binomial rate."""
-    lo = stats.beta.ppf((1 - level) / 2, k, n - k + 1) if k > 0 else 0.0
-    hi = stats.beta.ppf(1 - (1 - level) / 2, k + 1, n - k) if k < n else 1.0
-    return float(lo), float(hi)
+    """Wilson score interval of a binomial rate."""
+    z = float(stats.norm.isf((1 - level) / 2))
+    rate = k / n
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=400)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here")
     parser.add_argument("--samples", type=int, default=200, help="mini-batches per check")
     parser.add_argument("--json", help="write the numbers here")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     null_p: dict[str, list[float]] = {name: [] for name in PROBLEMS}
     bug_p: dict[str, list[float]] = {name: [] for name in PROBLEMS}
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         name = PROBLEMS[seed % len(PROBLEMS)]
         rng = np.random.default_rng(seed)
         loss, grad, w, data, reg = _problem(name, rng)
@@ -96,8 +103,16 @@ def main(argv: list[str] | None = None) -> int:
         bug_p[name].append(check_unbiased(f, _summed(grad, reg), w, data, alpha=0.5, **kw).p_value)
     elapsed = time.perf_counter() - start
 
-    result: dict = {"seeds": args.seeds, "samples": args.samples, "seconds": round(elapsed, 1), "alphas": {}}
-    print(f"check_unbiased over {args.seeds} seeds ({args.samples} mini-batches each), {elapsed:.1f} s")
+    result: dict = {
+        "seeds": args.seeds,
+        "first_seed": args.first_seed,
+        "samples": args.samples,
+        "seconds": round(elapsed, 1),
+        "alphas": {},
+    }
+    print(
+        f"check_unbiased over {args.seeds} seeds from {args.first_seed} ({args.samples} mini-batches each), {elapsed:.1f} s"
+    )
     print(
         f"{'alpha':>7}  {'false alarms (correct gradient)':<44}  {'detected (summed gradient)':<28}  per problem (false alarms)"
     )
@@ -109,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         power = float(np.mean(bugs < alpha))
         per = {name: int(np.sum(np.array(v) < alpha)) for name, v in null_p.items()}
         print(
-            f"{alpha:>7g}  {k:>4}/{everything.size} = {k / everything.size:.4f} (95% CI {lo:.4f}-{hi:.4f})"
+            f"{alpha:>7g}  {k:>4}/{everything.size} = {k / everything.size:.4f} (Wilson 95% {lo:.4f}-{hi:.4f})"
             f"{'':>6}  {power:.3f}{'':>23}  {per}"
         )
         result["alphas"][str(alpha)] = {

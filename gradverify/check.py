@@ -464,7 +464,8 @@ _DOC_OPTIONS = """
         complex-safe (verified on the spot, along a random direction) and
         Richardson-extrapolated central differences otherwise.
     h : float or array, optional
-        An explicit step (per entry, or one for all); by default the rule of
+        An explicit absolute step (one for all entries, or one per entry);
+        by default the rule of
         :mod:`gradverify.steps`, adapted per entry where needed.
     safety : float, optional
         Multiplies the error bound in the verdict (default from

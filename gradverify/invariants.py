@@ -244,9 +244,9 @@ class AgreementReport(InvariantReport):
 class UnbiasedReport(InvariantReport):
     """Evidence of :func:`check_unbiased`.
 
-    ``statistic`` is the largest ``|t|`` over the tested coordinates (the
-    gradient's entries and the loss), ``critical`` the Bonferroni threshold it
-    is compared with, ``p_value`` the Bonferroni-adjusted p-value of the worst
+    ``statistic`` is the largest skewness-corrected ``|t|`` over the tested
+    coordinates (the gradient's entries and the loss), ``critical`` the
+    Bonferroni threshold it is compared with, ``p_value`` the Bonferroni-adjusted p-value of the worst
     coordinate (the check fails when ``p_value < alpha``).  ``relative_difference`` is
     ``|mean batch gradient - full gradient| / |full gradient|``, sampling noise included.
     """
@@ -267,7 +267,7 @@ class UnbiasedReport(InvariantReport):
             ("sampled", f"{self.samples} batches of {self.batch_size} ({self.sampling})"),
             (
                 "test",
-                f"largest |t| = {self.statistic:.3g} over {self.tested} coordinates, Bonferroni critical value {self.critical:.3g}",
+                f"largest |t| (skewness-corrected) = {self.statistic:.3g} over {self.tested} coordinates, Bonferroni critical value {self.critical:.3g}",
             ),
             ("p-value", f"{self.p_value:.3g} (adjusted; alpha = {self.alpha:g}), worst at {self.worst_name}"),
             ("mean batch - full", f"{self.relative_difference:.3g} of |full gradient| (sampling noise included)"),
@@ -896,6 +896,10 @@ def _retrace(
 # ---------------------------------------------------------------------------
 # unbiasedness
 # ---------------------------------------------------------------------------
+#: check_unbiased tests at this fraction of the stated alpha (see its docstring).
+ALPHA_MARGIN = 0.5
+
+
 def check_unbiased(
     loss: Callable[..., Any],
     grad: Callable[..., Any],
@@ -915,16 +919,30 @@ def check_unbiased(
     distinct samples, as one batch of a shuffled epoch; ``replacement``:
     ``batch_size`` independent draws) and tests, for every entry of the
     gradient and for the loss, that the mean of the batch values equals the
-    full-batch value: a one-sample t-test per coordinate, with ``samples - 1``
-    degrees of freedom, combined by the Bonferroni correction (coordinate
-    ``j`` is significant when its two-sided p-value is below ``alpha / m`` for
-    ``m`` tested coordinates).  The false-alarm rate on a correct gradient is
-    therefore at most ``alpha`` up to the normal approximation of the batch
-    means (Bonferroni holds under any dependence between coordinates);
-    ``benchmarks/false_alarm_unbiased.py`` measures it.  Coordinates whose
-    batch values are constant, and differences within rounding
-    (``64 * EPS`` of the values' scale), are never significant: a batch
-    mean and a full mean add in different orders.
+    full-batch value: a one-sample t-test per coordinate with Hall's (1992)
+    skewness correction, referred to Student's t with ``samples - 1`` degrees
+    of freedom, combined by the Bonferroni correction (coordinate ``j`` is
+    significant when its two-sided p-value is below ``alpha / m`` for ``m``
+    tested coordinates).  The correction matters because Bonferroni reads the
+    far tail (``alpha / m``), where a plain t-test of skewed batch values
+    (small batches, rare hinge or class terms) rejects several times too
+    often; the correction removes the ``samples**-1/2`` skewness term of the
+    t statistic's distribution.  The false-alarm rate
+    on a correct gradient is therefore at most ``alpha`` up to that
+    approximation of the batch means (Bonferroni holds under any dependence
+    between coordinates).  To keep the stated rate with a margin for that
+    approximation, the adjusted p-value is compared with
+    ``ALPHA_MARGIN * alpha`` (half of alpha): measured by
+    ``benchmarks/false_alarm_unbiased.py`` over 2000 seeds of correct zoo
+    gradients, the false-alarm rate is 0.45% at ``alpha=0.01`` (9/2000),
+    2.15% at 0.05 and 0.10% at 0.001, while the summed-gradient bug is still
+    caught 91% of the time.
+    Differences within rounding (``64 * EPS`` of the values' scale) are never
+    significant: a batch mean and a full mean add in different orders.  A
+    coordinate whose batch values are all equal (within rounding) but differ
+    from the full value is significant outright (p-value 0): there is no
+    spread to test against, so a rare nonzero per-sample term that no batch
+    happened to contain is reported as a bias.
 
     For ``reduction="sum"`` each batch value is scaled by ``N / batch_size``
     first (the unbiased estimate of a sum).
@@ -988,8 +1006,7 @@ def check_unbiased(
     scale = np.maximum(np.max(np.abs(sampled), axis=0), np.abs(full))
     rounding = LOSS_ROUNDING * eps(spec.dtype) * scale
     testable = sd > rounding
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(testable, mean / (sd / math.sqrt(samples)), 0.0)
+    t = _skew_corrected_t(diff, testable)
     p = np.where(testable, 2 * stats.t.sf(np.abs(t), df=samples - 1), 1.0)
     # Constant coordinates: any difference beyond rounding is a bias, with certainty.
     p = np.where(~testable & (np.abs(mean) > rounding), 0.0, p)
@@ -997,7 +1014,11 @@ def check_unbiased(
     m = max(1, int(np.count_nonzero(testable | (np.abs(mean) > rounding))))
     worst = int(np.argmin(p))
     p_adj = min(1.0, float(p[worst]) * m)
-    ok = p_adj >= alpha
+    # Tested at ALPHA_MARGIN * alpha: the t approximation in the far tail that
+    # Bonferroni reads is not exact for a few hundred mini-batches, and the
+    # measured rate at the full level sat at alpha (1.05-1.15% at 0.01 over
+    # 2000 seeds).  At half the level it measures well inside alpha.
+    ok = p_adj >= ALPHA_MARGIN * alpha
     g_full = full[:-1]
     denom = float(np.linalg.norm(g_full))
     bias = float(np.linalg.norm(mean[:-1]))
@@ -1018,11 +1039,37 @@ def check_unbiased(
         sampling=sampling,
         tested=m,
         statistic=float(np.max(np.abs(t), initial=0.0)),
-        critical=float(stats.t.isf(alpha / (2 * m), df=samples - 1)),
+        critical=float(stats.t.isf(ALPHA_MARGIN * alpha / (2 * m), df=samples - 1)),
         p_value=p_adj,
         relative_difference=_relative(bias, denom),
         worst_name="loss" if worst == spec.size else spec.describe(worst),
     )
+
+
+def _skew_corrected_t(diff: np.ndarray, testable: np.ndarray) -> np.ndarray:
+    """Hall's skewness-corrected t statistic of each column of ``diff`` (mean 0 under the null).
+
+    With ``S = mean / sd`` and ``g`` the sample skewness of a column of ``n``
+    values, ``T = sqrt(n) * (S + g S**2 / 3 + g**2 S**3 / 27 + g / (6 n))``
+    (Hall 1992, "On the removal of skewness by transformation", JRSS B 54;
+    without the cubic term it is Johnson's 1978 modified t, and the cubic term
+    makes ``T`` increasing in ``S``).  It removes the ``n**-1/2`` skewness
+    term of the t statistic's Edgeworth expansion, so ``T`` is referred to the
+    same t distribution; for symmetric columns ``g`` is near 0 and ``T`` is
+    the plain t.  Why it is needed: Bonferroni reads the tail at
+    ``alpha / m``; there, for 200 values of skewness 2 (exponential), the plain
+    t rejects 2.3 times too often at 1e-3 and 5 times at 1e-4 (7 and 27 times
+    at skewness 4, gamma(1/4)), the corrected one 0.9 and 0.6 times (0.9 and
+    0.8).  Untestable columns get 0.
+    """
+    n = diff.shape[0]
+    mean = diff.mean(axis=0)
+    centred = diff - mean
+    sd = np.sqrt(np.sum(centred**2, axis=0) / (n - 1))
+    safe = np.where(testable, sd, 1.0)
+    s = np.where(testable, mean / safe, 0.0)
+    skew = np.where(testable, np.mean(centred**3, axis=0) / safe**3, 0.0)
+    return math.sqrt(n) * (s + skew * s**2 / 3 + skew**2 * s**3 / 27 + skew / (6 * n))
 
 
 # ---------------------------------------------------------------------------
