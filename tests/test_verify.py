@@ -84,13 +84,15 @@ def test_a_seeded_run_replays_exactly():
 
 def test_a_failure_found_once_is_replayed_from_the_database():
     db = InMemoryExampleDatabase()
-    # A bug hidden in a corner random generation rarely hits: wrong only when
-    # the first entry is larger than 9.5 (of [-10, 10]) on a vector of 3+.
+    # A bug in a corner: wrong only when the first entry is larger than 5 (of
+    # [-10, 10]) on a vector of 3+.  Not rarer: which floats Hypothesis tries
+    # first depends on the constants of the modules already imported, so a rare
+    # corner is found or missed depending on the order tests run in.
     vectors = gst.weights(shape=gst.shapes(max_dims=1, min_side=3, max_side=6))
 
     def corner_grad(x):
         g = chain_grad(x)
-        if x[0] > 9.5:
+        if x[0] > 5.0:
             g[0] *= -1
         return g
 
