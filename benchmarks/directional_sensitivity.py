@@ -36,7 +36,8 @@ def main() -> None:
         for method in ("complex", "richardson"):
             smallest, calls = None, None
             for rel in [10.0**-k for k in range(2, 13)]:
-                def wrong(x: np.ndarray, rel: float = rel) -> np.ndarray:
+
+                def wrong(x: np.ndarray, rel: float = rel, entry: int = entry) -> np.ndarray:
                     g = grad(x)
                     g[entry] *= 1 + rel
                     return g

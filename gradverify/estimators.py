@@ -153,7 +153,9 @@ def _noise_walk(ev: Evaluator, x: np.ndarray, f0: np.ndarray, delta: np.ndarray,
             walk = [f0]
             for k in range(1, NOISE_POINTS):
                 point = (x.astype(np.float64) + k * delta * direction).astype(x.dtype)
-                walk.append(ev.at(point, what=f"x + {k}*delta (a short walk that measures the rounding noise of f near x)"))
+                walk.append(
+                    ev.at(point, what=f"x + {k}*delta (a short walk that measures the rounding noise of f near x)")
+                )
             return np.array(walk)
         except NonFiniteValue as exc:
             error = error or exc

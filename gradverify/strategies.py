@@ -127,7 +127,9 @@ def _check_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
 
 def _check_method(method: Any) -> str:
     if method not in METHODS:
-        hint = " ('auto' picks one of them per function: pass the method you will check with)" if method == "auto" else ""
+        hint = (
+            " ('auto' picks one of them per function: pass the method you will check with)" if method == "auto" else ""
+        )
         raise InvalidArgument(f"method={method!r} must be one of {', '.join(map(repr, METHODS))}{hint}")
     return method
 
@@ -448,7 +450,9 @@ def params(
 def _params(draw, layout, dims, min_side, max_side, dtype, min_magnitude, max_magnitude, log_uniform, kinks, margin):
     layout = MLP_LAYOUT if layout is None else layout
     if not isinstance(layout, Mapping) or not layout:
-        raise InvalidArgument(f"layout={layout!r} must be a non-empty mapping of name to shape, such as {dict(MLP_LAYOUT)!r}")
+        raise InvalidArgument(
+            f"layout={layout!r} must be a non-empty mapping of name to shape, such as {dict(MLP_LAYOUT)!r}"
+        )
     dims = {} if dims is None else dims
     if not isinstance(dims, Mapping):
         raise InvalidArgument(f"dims={dims!r} must be a mapping of dimension name to int or strategy")

@@ -45,7 +45,11 @@ def problems(draw, names=SMOOTH, dtypes=DTYPES, reg=None):
     note(f"zoo.make_problem({name!r}, **{sizes!r})")  # so a failure can be rebuilt by hand
     x0 = problem.x0
     if isinstance(x0, dict):
-        x = draw(st.fixed_dictionaries({k: gst.weights(shape=v.shape, dtype=dtype, max_magnitude=2.0) for k, v in x0.items()}))
+        x = draw(
+            st.fixed_dictionaries(
+                {k: gst.weights(shape=v.shape, dtype=dtype, max_magnitude=2.0) for k, v in x0.items()}
+            )
+        )
     else:
         x = draw(gst.weights(shape=x0.shape, dtype=dtype, max_magnitude=2.0))
     return problem, x

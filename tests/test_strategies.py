@@ -226,7 +226,11 @@ INVALID = [
     (gst.weights, dict(shape=3, max_magnitude=-1.0), "max_magnitude=-1.0"),
     (gst.weights, dict(shape=3, max_magnitude=math.inf), "max_magnitude=inf"),
     (gst.weights, dict(shape=3, max_magnitude=1e300, dtype=np.float32), "max_magnitude=1e+300"),
-    (gst.weights, dict(shape=3, min_magnitude=2.0, max_magnitude=1.0), "min_magnitude=2.0 is larger than max_magnitude"),
+    (
+        gst.weights,
+        dict(shape=3, min_magnitude=2.0, max_magnitude=1.0),
+        "min_magnitude=2.0 is larger than max_magnitude",
+    ),
     (gst.weights, dict(shape=3, log_uniform=True, min_magnitude=0.0), "min_magnitude=0.0"),
     (gst.weights, dict(shape=3, log_uniform="yes"), "log_uniform='yes'"),
     (gst.weights, dict(shape=3, kinks=0.0), "kinks=0.0"),

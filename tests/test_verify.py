@@ -210,7 +210,9 @@ def test_profiles_are_our_own():
     assert set(PROFILES) == {"gradverify-fast", "gradverify-ci", "gradverify-thorough"}
     ci = settings.get_profile("gradverify-ci")
     assert ci.deadline is None and ci.derandomize and ci.database is None
-    assert settings.get_profile("gradverify-fast").max_examples < settings.get_profile("gradverify-thorough").max_examples
+    assert (
+        settings.get_profile("gradverify-fast").max_examples < settings.get_profile("gradverify-thorough").max_examples
+    )
 
 
 def test_verify_works_in_a_plain_script():
