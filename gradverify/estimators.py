@@ -382,7 +382,9 @@ def refine(
         j = np.maximum(deepest, 1)
         pick = lambda a, at: np.take_along_axis(a, at[None, :, None], axis=0)[0]  # noqa: E731
         with np.errstate(invalid="ignore"):
-            stays = np.all(pick(jump, j) > 0.5 * pick(jump, j - 1), axis=1)
+            # Smooth: the jump shrinks by the ladder ratio (to 1/ratio of the rung
+            # above); a kink keeps it whole.  The threshold sits between the two.
+            stays = np.all(pick(jump, j) > 0.5 * (1 + 1 / ratio) * pick(jump, j - 1), axis=1)
         kink = has & stays
         right, left = pick(R, j), pick(Lft, j)
         slope_bound = pick(np.broadcast_to(slope_round, R.shape), j)

@@ -94,7 +94,7 @@ FLOOR_FACTOR = 16.0
 
 # The band of explicit steps an estimator stays accurate in, as (low, high)
 # multiples of its base step: below it rounding dominates, above it truncation.
-_BAND = {"forward": (1e-2, 1e1), "central": (1e-2, 1e1), "richardson": (1e-1, 4.0), "complex": (1e-6, 1e6)}
+_BAND = {"forward": (1e-2, 1e1), "central": (1e-2, 1e1), "richardson": (1e-2, 1.0), "complex": (1e-6, 1e6)}
 
 
 def eps(dtype: Any) -> float:
