@@ -54,7 +54,13 @@ def zoo_accuracy(seeds: int = 5) -> None:
                     continue
                 est = spec.flatten(gv.estimate_gradient(problem.f, problem.x0, method=method, seed=seed).value)
                 worst[method] = max(worst.get(method, 0.0), float(np.max(np.abs(est - exact)) / np.max(np.abs(exact))))
-        print(f"{name:11} " + " ".join(f"{worst[m]:11.1e}" if m in worst else f"{'-':>11}" for m in ("complex", "richardson", "central", "forward")))
+        print(
+            f"{name:11} "
+            + " ".join(
+                f"{worst[m]:11.1e}" if m in worst else f"{'-':>11}"
+                for m in ("complex", "richardson", "central", "forward")
+            )
+        )
 
 
 def main(argv=None) -> int:

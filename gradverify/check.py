@@ -35,9 +35,9 @@ DEFAULT_DIRECTIONS = 2
 #: Failing complex-step entries cross-checked with finite differences.
 CONFIRM_MAX = 8
 
-#: An entry whose bound (times safety) and whose disagreement both exceed this
-#: fraction of the largest derivative was not resolved by the estimator and is
-#: not judged a pass.
+#: An entry whose ladder did not converge, and whose bound (times safety) and
+#: disagreement both exceed this fraction of the largest derivative, was not
+#: resolved by the estimator and is not judged a pass.
 UNRESOLVED_FRACTION = 1.0
 
 #: Rows shown in the readable report.
@@ -180,7 +180,7 @@ def _run(
     f: Callable[[Any], Any],
     spec: ParamSpec,
     x: np.ndarray,
-    analytic_of: Callable[[tuple], np.ndarray],
+    analytic_of: Callable[..., np.ndarray],
     *,
     method: str,
     h: Any,
@@ -297,9 +297,19 @@ def _full_check(
         est = first_pass(ev, x, f0, first_method, rules.steps_for(first_method, x, h), noise())
     N, B, step = est.value.copy(), est.bound.copy(), est.step.copy()
 
+    # The floor's scale: the largest derivative, or |f| / max(1, |x|) when that
+    # is larger (|x| the root mean square of x, the convention of the step
+    # rule).  A derivative is a sum of terms of about that size, and where they
+    # cancel to a small result, any evaluation of it (the analytic one, or
+    # complex-step) is only accurate to EPS times the terms, not the result.
+    x_rms = float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if x.size else 0.0
+    natural = np.abs(f0)[None, :] / max(1.0, x_rms)
+
+    def floor_of(values: np.ndarray) -> np.ndarray:
+        return rules.FLOOR_FACTOR * eps_w * np.maximum(np.max(np.abs(values), axis=0, keepdims=True), natural)
+
     def verdict() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        scale = np.max(np.abs(N), axis=0, keepdims=True)
-        floor = rules.FLOOR_FACTOR * eps_w * scale
+        floor = floor_of(N)
         allowed = np.maximum(safety * B + floor, np.finfo(np.float64).tiny)  # never 0: ratios stay finite
         err = np.abs(A - N)
         return err, allowed, np.any(err > allowed, axis=1)
@@ -307,11 +317,14 @@ def _full_check(
     err, allowed, fail = verdict()
     kinks: list = []
     kink_ok = np.zeros(x.size, bool)
+    not_converged = np.zeros(x.size, bool)
     if not est.complete and fail.any():
         idx = np.flatnonzero(fail)
         steps = rules.steps_for(method, x, h)[idx]
         ref = refine(ev, x, f0, idx, method, steps, noise(), explicit=explicit)
         N[idx], B[idx], step[idx] = ref.value, ref.bound, ref.step
+        if ref.converged is not None:
+            not_converged[idx] = ~ref.converged
         err, allowed, fail = verdict()
         if ref.kink.any():
             assert ref.left is not None and ref.right is not None and ref.slope_bound is not None
@@ -346,8 +359,7 @@ def _full_check(
         idx = np.flatnonzero(fail)
         idx = idx[np.argsort(-np.max(err[idx] / allowed[idx], axis=1))][:CONFIRM_MAX]
         ref = refine(ev, x, f0, idx, "richardson", rules.steps_for("richardson", x)[idx], noise())
-        scale = np.max(np.abs(N), axis=0, keepdims=True)
-        floor = rules.FLOOR_FACTOR * eps_w * scale
+        floor = floor_of(N)
         disagree = np.any(np.abs(ref.value - N[idx]) > safety * (ref.bound + B[idx]) + floor, axis=1)
         if disagree.any():
             bad = idx[disagree]
@@ -363,7 +375,9 @@ def _full_check(
     # analytic value is also far from the estimate, the check cannot judge,
     # and a check that cannot judge does not pass.
     scale = np.max(np.abs(N), axis=0, keepdims=True)
-    unresolved = np.any((safety * B > UNRESOLVED_FRACTION * scale) & (err > UNRESOLVED_FRACTION * scale), axis=1)
+    unresolved = not_converged & np.any(
+        (safety * B > UNRESOLVED_FRACTION * scale) & (err > UNRESOLVED_FRACTION * scale), axis=1
+    )
     unresolved &= ~fail & ~kink_ok
     if unresolved.any():
         first = int(np.flatnonzero(unresolved)[0])
@@ -423,7 +437,7 @@ def _full_check(
         worst_index=spec.locate(worst) if x.size else None,
         worst_name=spec.describe(worst) if x.size else None,
         safety=safety,
-        floor=float(np.max(rules.FLOOR_FACTOR * eps_w * np.max(np.abs(N), axis=0))) if N.size else 0.0,
+        floor=float(np.max(floor_of(N))) if N.size else 0.0,
         diagnosis=diagnosis,
         pattern=pattern,
         numerical=_unflatten_matrix(N, spec, out_shape),
@@ -540,8 +554,8 @@ def check_grad(
     """
     spec, flat = _flat_point(x)
 
-    def analytic(out_shape: tuple) -> np.ndarray:
-        return _analytic_matrix(_call_derivative(grad, spec, flat, (), "grad"), spec, (), "grad(x)")
+    def analytic(out_shape: tuple, point: np.ndarray = flat) -> np.ndarray:
+        return _analytic_matrix(_call_derivative(grad, spec, point, (), "grad"), spec, (), "grad(x)")
 
     return _run(
         "gradient",
@@ -628,8 +642,8 @@ def check_vjp(
 
         return contracted
 
-    def analytic(_: tuple) -> np.ndarray:
-        return _analytic_matrix(_call_derivative(vjp, spec, flat, (ct.copy(),), "vjp"), spec, (), "vjp(x, cotangent)")
+    def analytic(_: tuple, point: np.ndarray = flat) -> np.ndarray:
+        return _analytic_matrix(_call_derivative(vjp, spec, point, (ct.copy(),), "vjp"), spec, (), "vjp(x, cotangent)")
 
     return _run(
         "vjp",
@@ -690,9 +704,9 @@ def check_jacobian(
     spec, flat = _flat_point(x)
     holder: dict = {}
 
-    def analytic(out_shape: tuple) -> np.ndarray:
+    def analytic(out_shape: tuple, point: np.ndarray = flat) -> np.ndarray:
         holder["shape"] = out_shape
-        return _analytic_matrix(_call_derivative(jac, spec, flat, (), "jac"), spec, out_shape, "jac(x)")
+        return _analytic_matrix(_call_derivative(jac, spec, point, (), "jac"), spec, out_shape, "jac(x)")
 
     return _run(
         "jacobian",

@@ -84,6 +84,9 @@ class Estimate:
         One-sided slopes, where computed.
     slope_bound : ndarray or None
         The error bound of the one-sided slopes.
+    converged : ndarray of bool or None
+        Entries whose ladder reached steps where successive estimates agree
+        within rounding (None: not a ladder estimate).
     """
 
     value: np.ndarray
@@ -94,6 +97,7 @@ class Estimate:
     right: np.ndarray | None = None
     left: np.ndarray | None = None
     slope_bound: np.ndarray | None = None
+    converged: np.ndarray | None = None
 
 
 def exact_steps(x: np.ndarray, h: np.ndarray, sign: float = 1.0) -> np.ndarray:
@@ -388,7 +392,11 @@ def refine(
         kink = has & stays
         right, left = pick(R, j), pick(Lft, j)
         slope_bound = pick(np.broadcast_to(slope_round, R.shape), j)
-    return Estimate(value, bound, used, True, kink, right, left, slope_bound)
+    # Entries whose smallest rung still shows truncation above rounding when
+    # the ladder stopped (out of blocks, or of representable steps) never
+    # converged: a singularity, or a derivative no float step can resolve.
+    converged = ~extend if not explicit else np.ones(k, bool)
+    return Estimate(value, bound, used, True, kink, right, left, slope_bound, converged)
 
 
 def estimate(
