@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = (100, 1000) if args.quick else (100, 1000, 10_000)
     lines = ["## gradverify speed benchmark", f"numpy {np.__version__}"]
     for n in sizes:
-        lines += rosenbrock_table(n, 1 if n >= 10_000 else args.repeat)
+        lines += rosenbrock_table(n, args.repeat)
     lines += cifar_table(1, 300 if args.quick else args.loop_coords)
     if not args.quick:
         lines += million_table()

@@ -167,11 +167,18 @@ class Evaluator:
         try:
             with self._complex_guard():
                 if scalar:
+                    # Python ints and floats index and store faster than numpy
+                    # scalars; this loop is the cost of a check beyond f itself.
+                    positions = index.tolist()
+                    moved = shifted_values.tolist()
+                    restored = base[index].tolist()
+                    values = [0.0] * count
                     for k in range(1, count):
-                        i = index[k]
-                        buffer[i] = shifted_values[k]
-                        out[k] = f(tree)
-                        buffer[i] = base[i]
+                        i = positions[k]
+                        buffer[i] = moved[k]
+                        values[k] = f(tree)
+                        buffer[i] = restored[k]
+                    out[1:, 0] = values[1:]
                 else:
                     for k in range(1, count):
                         i = index[k]
