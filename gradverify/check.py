@@ -33,7 +33,7 @@ DEFAULT_BUDGET = 4096
 DEFAULT_DIRECTIONS = 2
 
 #: Failing complex-step entries cross-checked with finite differences.
-CONFIRM_MAX = 8
+CONFIRM_MAX = 4
 
 #: An entry whose ladder did not converge, and whose bound (times safety) and
 #: disagreement both exceed this fraction of the largest derivative, was not
