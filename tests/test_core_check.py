@@ -328,3 +328,21 @@ def test_vectorized_evaluation_agrees_with_the_plain_one():
         np.testing.assert_allclose(fast.numerical, plain.numerical, rtol=1e-12)
     broken = gv.check_grad(stacked, problem.broken["one_entry"], problem.x0, method="central", vectorized=True, seed=0)
     assert not broken.ok and broken.worst_index == (0,)
+
+
+def test_complex_step_truncation_where_the_derivative_is_zero():
+    # Im f(i h) / h = -h**2 for x**3 at 0: only the truncation term is left, and
+    # it must not be mistaken for a wrong gradient.
+    cubic = lambda b: np.sum(b**3)  # noqa: E731
+    report = gv.check_grad(cubic, lambda b: 3 * b**2, np.zeros(3), seed=0)
+    assert report.ok and report.method == "complex"
+    params = {"W": np.ones((3, 2)), "b": np.zeros(2)}
+    loss = lambda p: np.sum(p["b"] ** 3) + np.sum(p["W"])  # noqa: E731
+    assert gv.check_grad(loss, lambda p: {"W": np.ones((3, 2)), "b": 3 * p["b"] ** 2}, params, seed=0).ok
+    assert not gv.check_grad(cubic, lambda b: 3 * b**2 + 1e-9, np.zeros(3), seed=0).ok
+
+
+def test_a_constant_function_with_a_zero_gradient_passes_quietly():
+    report = gv.check_grad(lambda x: 0.0 * np.sum(x), np.zeros_like, np.ones(3), seed=0)
+    assert report.ok
+    assert not gv.check_grad(lambda x: 0.0 * np.sum(x), np.ones_like, np.ones(3), seed=0).ok
