@@ -427,6 +427,16 @@ def _sampler(n: int, batch_size: int, sampling: str, rng: np.random.Generator) -
         yield rng.integers(0, n, size=batch_size)
 
 
+def _check_batches(data: Any, batch_size: Any) -> tuple[tuple, int, int]:
+    """The data arrays, their sample count N, and batch_size checked to lie in 1..N."""
+    arrays = _check_data(data)
+    n = arrays[0].shape[0]
+    batch_size = _count("batch_size", batch_size, minimum=1)
+    if batch_size > n:
+        raise InvalidArgument(f"batch_size={batch_size} is larger than the {n} samples in data")
+    return arrays, n, batch_size
+
+
 def _check_sampling(sampling: Any) -> str:
     if sampling not in SAMPLINGS:
         raise InvalidArgument(f"sampling={sampling!r} is not one of {', '.join(map(repr, SAMPLINGS))}")
@@ -487,11 +497,7 @@ def minibatch_gradient_descent(
         ``losses[t]`` is the loss on the batch of step ``t``; the last entry is
         the loss at the final weights on all the data (one extra full call).
     """
-    arrays = _check_data(data)
-    n = arrays[0].shape[0]
-    batch_size = _count("batch_size", batch_size, minimum=1)
-    if batch_size > n:
-        raise InvalidArgument(f"batch_size={batch_size} is larger than the {n} samples in data")
+    arrays, n, batch_size = _check_batches(data, batch_size)
     sampling = _check_sampling(sampling)
     seed = _seed(seed)
     batches = _sampler(n, batch_size, sampling, np.random.default_rng(seed))

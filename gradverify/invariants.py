@@ -33,6 +33,7 @@ import numpy as np
 from scipy import stats
 
 from .descent import (
+    _check_batches,
     _check_data,
     _check_sampling,
     _count,
@@ -247,7 +248,7 @@ class UnbiasedReport(InvariantReport):
     ``statistic`` is the largest skewness-corrected ``|t|`` over the tested
     coordinates (the gradient's entries and the loss), ``critical`` the
     Bonferroni threshold it is compared with, ``p_value`` the Bonferroni-adjusted p-value of the worst
-    coordinate (the check fails when ``p_value < alpha``).  ``relative_difference`` is
+    coordinate (the check fails when ``p_value < ALPHA_MARGIN * alpha``).  ``relative_difference`` is
     ``|mean batch gradient - full gradient| / |full gradient|``, sampling noise included.
     """
 
@@ -787,11 +788,7 @@ def check_minibatch_agreement(
     -------
     AgreementReport
     """
-    arrays = _check_data(data)
-    n = arrays[0].shape[0]
-    batch_size = _count("batch_size", batch_size, minimum=1)
-    if batch_size > n:
-        raise InvalidArgument(f"batch_size={batch_size} is larger than the {n} samples in data")
+    arrays, n, batch_size = _check_batches(data, batch_size)
     if reduction not in ("mean", "sum"):
         raise InvalidArgument(f"reduction={reduction!r} is not 'mean' or 'sum'")
     spec = ParamSpec.of(w, argname="w")
@@ -969,11 +966,7 @@ def check_unbiased(
     -------
     UnbiasedReport
     """
-    arrays = _check_data(data)
-    n = arrays[0].shape[0]
-    batch_size = _count("batch_size", batch_size, minimum=1)
-    if batch_size > n:
-        raise InvalidArgument(f"batch_size={batch_size} is larger than the {n} samples in data")
+    arrays, n, batch_size = _check_batches(data, batch_size)
     alpha = _positive("alpha", alpha)
     if alpha >= 1:
         raise InvalidArgument(f"alpha={alpha!r} must be below 1 (it is a false-alarm probability)")
