@@ -140,7 +140,10 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
             diff = np.diff(values, n=j, axis=0)
             gamma = factorial(j) ** 2 / factorial(2 * j)
             sigmas.append(np.sqrt(gamma * np.mean(diff * diff, axis=0)))
-    floor = rules.eps(ev.out_dtype or np.float64) * np.abs(f0)
+    # One ulp of f(x), in the coarser of f's output dtype and x's dtype: float32
+    # inputs mean float32 arithmetic even when the result is returned as float64
+    # (numpy 1 promotes float32 scalars mixed with Python floats).
+    floor = max(rules.eps(ev.out_dtype or np.float64), rules.eps(x.dtype)) * np.abs(f0)
     return np.maximum(np.max(sigmas, axis=0), floor)
 
 
