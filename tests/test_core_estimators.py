@@ -121,3 +121,17 @@ def test_taylor_test_orders():
         assert not wrong.ok, bug
         assert 0.8 < wrong.order < 1.2, (bug, wrong.order)
     assert "order" in str(right)
+
+
+def test_float32_arithmetic_returned_as_float64_keeps_float32_noise():
+    # numpy 1 returns float64 from float32 arithmetic mixed with Python floats;
+    # here float() does the same.  The noise is float32's, and the bound must say so.
+    problem = zoo.make_problem("softmax", seed=0, n_samples=1, n_features=1, n_classes=3, reg=0.0, dtype=np.float32)
+    x = np.zeros((1, 3), np.float32)
+    f64 = lambda W: float(problem.f(W))  # noqa: E731
+    exact = problem.grad(x).astype(np.float64)
+    low, high = steps.step_band("forward", np.float32)
+    for h in np.geomspace(low, high, 5):
+        est = gv.estimate_gradient(f64, x, method="forward", h=h)
+        floor = steps.FLOOR_FACTOR * steps.eps(np.float32) * np.abs(exact).max()
+        assert np.all(np.abs(est.value - exact) <= est.bound + floor), h
