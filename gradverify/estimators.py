@@ -5,10 +5,11 @@ Every estimate comes with a bound made of two parts:
 * **rounding**: ``ROUNDING_FACTOR * noise / h``, where ``noise`` is the
   standard deviation of ``f``'s floating-point noise *measured* at ``x``
   (:func:`measure_noise`, in the spirit of Moré and Wild's ECnoise: high-order
-  differences of ``f`` along a few-ulp walk see only noise), floored at one ulp of
-  ulp of ``f(x)``;
-* **truncation**: from comparing the estimate at a step with the estimate at
-  the next smaller step of a ladder (:func:`gradverify.steps.ladder`).
+  differences of ``f`` along short walks see only noise), floored at one ulp
+  of ``f(x)``;
+* **truncation**: from comparing the estimate at a step with the estimates at
+  every smaller step of a ladder (:func:`gradverify.steps.ladder`), which goes
+  on down until its two smallest rungs agree within rounding.
 
 Per coordinate the estimators are used in two passes.  :func:`first_pass`
 spends the minimum (one call per coordinate for forward and complex-step, two
