@@ -14,14 +14,16 @@ the representation error of ``x_i + h`` never enters the estimate.
 
 A fixed rule is only a start: :func:`ladder` spreads steps by factors of
 :data:`LADDER_RATIO` around it, and the estimators pick, per entry, the step
-whose estimated total error (truncation from comparison with the next smaller
+whose estimated total error (truncation from comparison with every smaller
 step, plus rounding from the measured noise of ``f``) is smallest.  Comparing
-each step with the next *smaller* one is what keeps a plateau of large steps
+each step with the *smaller* ones is what keeps a plateau of large steps
 (estimates that agree with each other because all of them are wrong in the
-same way) from being trusted.
+same way) from being trusted; the ladder goes further down while its two
+smallest rungs still differ by more than rounding.
 
 Complex-step has no subtraction, hence no rounding blow-up, and its
-truncation error ``h**2 |f'''| / 6`` vanishes for ``h = EPS**1.5``.
+truncation error ``h**2 |f'''| / 6`` is negligible for ``h = EPS**1.5``,
+except where the derivative itself is about zero; there it is measured.
 """
 
 from __future__ import annotations
