@@ -17,9 +17,10 @@ import numpy as np
 
 from . import steps as rules
 from .diagnose import diagnose
-from .errors import GradientMismatch, InputMutated, InvalidArgument, NonFiniteValue, NotComplexSafe
+from .errors import GradientMismatch, InvalidArgument, NonFiniteValue, NotComplexSafe
 from .estimators import complex_truncation, directional, first_pass, measure_noise, refine
 from .evaluate import Evaluator
+from .matrices import _analytic_matrix, _call_derivative, _flat_point, _seed, _unflatten_matrix
 from .params import ParamSpec
 from .report import Report, Row
 
@@ -49,81 +50,6 @@ REPORT_ROWS = 5
 
 MODES = ("auto", "full", "directional")
 METHODS_PUBLIC = ("auto",) + rules.METHODS
-
-
-def _seed(seed: int | None) -> int:
-    if seed is None:
-        # A fresh seed each run (so repeated runs try new directions), kept in
-        # the report so any run can be replayed.
-        return int(np.random.SeedSequence().entropy) % (2**32)  # type: ignore[arg-type]
-    if isinstance(seed, (bool, float)) or not isinstance(seed, (int, np.integer)):
-        raise InvalidArgument(f"seed={seed!r} must be an int or None")
-    return int(seed)
-
-
-def _flat_point(x: Any, argname: str = "x") -> tuple[ParamSpec, np.ndarray]:
-    spec = ParamSpec.of(x, argname=argname)
-    flat = spec.flatten(x, argname=argname)
-    if not np.all(np.isfinite(flat)):
-        bad = int(np.flatnonzero(~np.isfinite(flat))[0])
-        raise NonFiniteValue(f"{argname} contains {flat[bad]} at {spec.describe(bad)}; the point must be finite")
-    return spec, flat
-
-
-def _analytic_matrix(value: Any, spec: ParamSpec, out_shape: tuple, argname: str) -> np.ndarray:
-    """Flatten a derivative of structure like x (leaves out_shape + leaf shape) to (n, m)."""
-    m = int(np.prod(out_shape)) if out_shape else 1
-    if spec.kind == "array":
-        leaves = [value]
-    elif spec.kind == "dict":
-        if not isinstance(value, dict) or set(value) != set(spec.names):
-            got = sorted(map(str, value)) if isinstance(value, dict) else type(value).__name__
-            raise InvalidArgument(
-                f"{argname} returned {got}, expected a dict with keys {sorted(map(str, spec.names))} like x"
-            )
-        leaves = [value[k] for k in spec.names]
-    else:
-        if not isinstance(value, (tuple, list)) or len(value) != len(spec.names):
-            raise InvalidArgument(
-                f"{argname} returned {type(value).__name__}, expected a {spec.kind} of {len(spec.names)} arrays like x"
-            )
-        leaves = list(value)
-    blocks = []
-    for name, leaf, shape in zip(spec.names, leaves, spec.shapes):
-        arr = np.asarray(leaf)
-        where = "" if spec.kind == "array" else f"[{name!r}]"
-        want = tuple(out_shape) + tuple(shape)
-        if arr.shape != want:
-            from .errors import ShapeMismatch
-
-            raise ShapeMismatch(
-                f"{argname}{where} has shape {arr.shape}, but x{where} has shape {tuple(shape)}"
-                + (
-                    f" and f(x) has shape {tuple(out_shape)}, so it must be {want}"
-                    if out_shape
-                    else "; they must match"
-                )
-            )
-        if arr.dtype.kind not in "fiub":
-            raise InvalidArgument(f"{argname}{where} has dtype {arr.dtype}; a real numeric array is expected")
-        blocks.append(arr.astype(np.float64).reshape(m, -1).T)
-    A = np.concatenate(blocks, axis=0)
-    if not np.all(np.isfinite(A)):
-        i, j = np.argwhere(~np.isfinite(A))[0]
-        out = f", output {np.unravel_index(j, out_shape)}" if out_shape else ""
-        raise NonFiniteValue(
-            f"{argname} returned {A[i, j]} at entry {spec.describe(int(i))}{out}; the analytic derivative must be finite"
-        )
-    return A
-
-
-def _call_derivative(fn: Callable[..., Any], spec: ParamSpec, x: np.ndarray, args: tuple, argname: str) -> Any:
-    point = spec.unflatten(x)
-    snapshot = x.copy()
-    value = fn(point, *args)
-    if not np.array_equal(spec.flatten(point), snapshot):
-        raise InputMutated(f"{argname} modified its input in place; it must not modify x (copy before writing)")
-    return value
 
 
 def _resolve_method(
@@ -466,15 +392,6 @@ def _entry_name(spec: ParamSpec, i: int, j: int, out_shape: tuple) -> str:
     if out_shape:
         return f"{base} of out{list(np.unravel_index(j, out_shape))}"
     return base
-
-
-def _unflatten_matrix(M: np.ndarray, spec: ParamSpec, out_shape: tuple) -> Any:
-    """(n, m) back to the structure of x with leaves out_shape + leaf shape."""
-    leaves = []
-    for shape, a, b in zip(spec.shapes, spec.offsets[:-1], spec.offsets[1:]):
-        block = M[a:b].T.reshape(tuple(out_shape) + tuple(shape))
-        leaves.append(block)
-    return spec.build(leaves)
 
 
 # -- public entry points --------------------------------------------------------------------

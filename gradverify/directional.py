@@ -28,6 +28,7 @@ from . import steps as rules
 from .diagnose import _factor_hint, _name_factor
 from .estimators import _complex_estimate, directional, refine
 from .evaluate import Evaluator
+from .matrices import _unflatten_matrix
 from .params import ParamSpec
 from .report import Report, Row
 
@@ -185,8 +186,6 @@ def directional_check(
         max_rel = float(max(np.max(np.abs(c[1]) / np.maximum(np.abs(c[3] - c[1]), c[2])) for c in checks))
     if searched:
         notes.append(f"{searched} further directional checks localised the error")
-    from .check import _unflatten_matrix
-
     return Report(
         ok=ok,
         kind=kind,

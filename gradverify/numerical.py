@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from . import steps as rules
-from .check import _analytic_matrix, _call_derivative, _flat_point, _seed, _unflatten_matrix
 from .errors import InvalidArgument
 from .estimators import estimate, measure_noise
 from .evaluate import Evaluator
+from .matrices import _analytic_matrix, _call_derivative, _flat_point, _seed, _unflatten_matrix
 
 __all__ = [
     "GradientEstimate",
