@@ -320,57 +320,32 @@ def _full_check(
         )
     fail = fail | unresolved
     ratio = np.max(err / allowed, axis=1)
-    worst = int(np.argmax(np.where(fail, ratio + 1e300 * 0, ratio))) if x.size else 0
-    if fail.any():
-        worst = int(np.flatnonzero(fail)[np.argmax(ratio[fail])])
-    diagnosis = pattern = None
-    if fail.any():
-        bad_kinks = [k for k in kinks if not k["between"]]
-        if bad_kinks and len(bad_kinks) == int(fail.sum()):
-            pattern = "kink"
-            k = bad_kinks[0]
-            diagnosis = (
-                f"f is not differentiable at {k['name']} (left slope {k['left']:.6g}, right slope {k['right']:.6g}) "
-                f"and the analytic value {k['analytic']:.6g} is not between them"
-            )
-        elif unresolved.any() and not (fail & ~unresolved).any():
-            pattern = "unresolved"
-            diagnosis = notes[-1]
-        else:
-            pattern, diagnosis = diagnose(A, N, allowed, fail, spec, x)
-    elif kinks:
-        notes.append(
-            f"{len(kinks)} entr{'y' if len(kinks) == 1 else 'ies'} at a kink (not differentiable here); the analytic value is a valid one-sided slope or between them"
-        )
+    # The worst entry: the failing one furthest outside its tolerance, or, when
+    # all pass, the one closest to it.
+    worst = int(np.flatnonzero(fail)[np.argmax(ratio[fail])]) if fail.any() else int(np.argmax(ratio))
+    pattern, diagnosis = _explain(fail, unresolved, kinks, notes, A, N, allowed, spec, x)
     rel = err / np.maximum(np.maximum(np.abs(A), np.abs(N)), allowed)
-    order = np.argsort(-ratio)[:REPORT_ROWS]
+    kink_names = {k["name"] for k in kinks}
     rows = []
-    for i in order:
+    for i in np.argsort(-ratio)[:REPORT_ROWS]:
         j = int(np.argmax(err[i] / allowed[i]))
-        note = "kink" if any(k["name"] == spec.describe(int(i)) for k in kinks) else ("wrong" if fail[i] else "")
-        rows.append(
-            Row(
-                _entry_name(spec, int(i), j, out_shape),
-                float(A[i, j]),
-                float(N[i, j]),
-                float(err[i, j]),
-                float(allowed[i, j]),
-                note,
-            )
-        )
+        name = spec.describe(int(i))
+        note = "kink" if name in kink_names else ("wrong" if fail[i] else "")
+        values = (float(A[i, j]), float(N[i, j]), float(err[i, j]), float(allowed[i, j]))
+        rows.append(Row(_entry_name(spec, int(i), j, out_shape), *values, note))
     report = Report(
         ok=not bool(fail.any()),
         kind=kind,
         method=method,
         mode="full",
-        h=float(np.median(np.abs(step))) if step.size else 0.0,
+        h=float(np.median(np.abs(step))),
         evaluations=counter[0],
-        max_abs_error=float(err.max()) if err.size else 0.0,
-        max_rel_error=float(rel.max()) if rel.size else 0.0,
-        worst_index=spec.locate(worst) if x.size else None,
-        worst_name=spec.describe(worst) if x.size else None,
+        max_abs_error=float(err.max()),
+        max_rel_error=float(rel.max()),
+        worst_index=spec.locate(worst),
+        worst_name=spec.describe(worst),
         safety=safety,
-        floor=float(np.max(floor_of(N))) if N.size else 0.0,
+        floor=float(np.max(floor_of(N))),
         diagnosis=diagnosis,
         pattern=pattern,
         numerical=_unflatten_matrix(N, spec, out_shape),
@@ -385,6 +360,37 @@ def _full_check(
         rows=rows,
     )
     return report
+
+
+def _explain(
+    fail: np.ndarray,
+    unresolved: np.ndarray,
+    kinks: list,
+    notes: list,
+    A: np.ndarray,
+    N: np.ndarray,
+    allowed: np.ndarray,
+    spec: ParamSpec,
+    x: np.ndarray,
+) -> tuple[str | None, str | None]:
+    """(pattern, diagnosis) of a full check; a note on kinks when it passed."""
+    if not fail.any():
+        if kinks:
+            notes.append(
+                f"{len(kinks)} entr{'y' if len(kinks) == 1 else 'ies'} at a kink (not differentiable here); "
+                "the analytic value is a valid one-sided slope or between them"
+            )
+        return None, None
+    bad_kinks = [k for k in kinks if not k["between"]]
+    if bad_kinks and len(bad_kinks) == int(fail.sum()):
+        k = bad_kinks[0]
+        return "kink", (
+            f"f is not differentiable at {k['name']} (left slope {k['left']:.6g}, right slope {k['right']:.6g}) "
+            f"and the analytic value {k['analytic']:.6g} is not between them"
+        )
+    if unresolved.any() and not (fail & ~unresolved).any():
+        return "unresolved", notes[-1]
+    return diagnose(A, N, allowed, fail, spec, x)
 
 
 def _entry_name(spec: ParamSpec, i: int, j: int, out_shape: tuple) -> str:

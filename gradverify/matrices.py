@@ -35,6 +35,8 @@ def _seed(seed: int | None) -> int:
 def _flat_point(x: Any, argname: str = "x") -> tuple[ParamSpec, np.ndarray]:
     """The structure of ``x`` and a flat copy of it, refused if not finite."""
     spec = ParamSpec.of(x, argname=argname)
+    if spec.size == 0:
+        raise InvalidArgument(f"{argname} has no entries (shapes {list(spec.shapes)}): there is nothing to check")
     flat = spec.flatten(x, argname=argname)
     if not np.all(np.isfinite(flat)):
         bad = int(np.flatnonzero(~np.isfinite(flat))[0])

@@ -183,3 +183,8 @@ def test_complex_parameters_are_refused():
 def test_vectorized_function_with_wrong_output_shape():
     with pytest.raises(gv.InvalidArgument, match="vectorized"):
         gv.check_grad(lambda x: np.sum(x), grad, X, vectorized=True, method="central")
+
+
+def test_an_empty_point_is_refused():
+    with pytest.raises(gv.InvalidArgument, match="no entries"):
+        gv.check_grad(np.sum, np.ones_like, np.zeros(0))
