@@ -169,13 +169,16 @@ def _run(
     limit = budget if budget is not None else DEFAULT_BUDGET
     chosen_mode = mode
     if mode == "auto":
-        chosen_mode = "full" if x.size * per_entry <= limit or directions is None and x.size <= 64 else "directional"
         if directions is not None:
             chosen_mode = "directional"
-        if chosen_mode == "directional":
+            notes.append(f"directional check of {directions} random directions, as asked")
+        elif x.size * per_entry > limit:
+            chosen_mode = "directional"
             notes.append(
                 f"directional check chosen: a full check would cost ~{x.size * per_entry} calls, over the budget of {limit}"
             )
+        else:
+            chosen_mode = "full"
     common: dict[str, Any] = dict(
         kind=kind,
         spec=spec,
