@@ -158,13 +158,12 @@ def _noise_walk(ev: Evaluator, x: np.ndarray, f0: np.ndarray, delta: np.ndarray,
     error: NonFiniteValue | None = None
     for direction in (signs, np.ones_like(signs), -np.ones_like(signs)):
         try:
-            walk = [f0]
-            for k in range(1, NOISE_POINTS):
-                point = (x.astype(np.float64) + k * delta * direction).astype(x.dtype)
-                walk.append(
-                    ev.at(point, what=f"x + {k}*delta (a short walk that measures the rounding noise of f near x)")
-                )
-            return np.array(walk)
+            steps = np.arange(1, NOISE_POINTS)[:, None]
+            points = (x.astype(np.float64) + steps * (delta * direction)).astype(x.dtype)
+            walk = ev.at_points(
+                points, what=lambda k: f"x + {k + 1}*delta (a short walk that measures the rounding noise of f near x)"
+            )
+            return np.concatenate([f0[None, :], walk])
         except NonFiniteValue as exc:
             error = error or exc
     assert error is not None

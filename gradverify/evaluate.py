@@ -22,9 +22,14 @@ from .params import ParamSpec
 
 __all__ = ["Evaluator", "DEFAULT_MEMORY_BUDGET"]
 
-#: Bytes a vectorized call may use for its stack of points (a chunk that fits
-#: in cache beats one large stack: f's work per point is the same).
-DEFAULT_MEMORY_BUDGET = 2 * 2**20
+#: Bytes a vectorized call may use for its stack of points. f's work per point
+#: is the same however many points share a call; what a bigger stack buys is
+#: fewer calls, and past ~128 KB that stops paying: every temporary f makes is
+#: then as big as the stack, falls out of cache and (glibc's mmap threshold is
+#: 128 KB) is served from fresh pages. Measured per point, stacked Rosenbrock
+#: (benchmarks/speed.py's f), n = 100 / 1e3 / 1e4: 128 KB stacks 0.27 / 2.3 /
+#: 19 us, 2 MB stacks 0.72 / 6.9 / 63 us; one unstacked call 19 us at n = 1e4.
+DEFAULT_MEMORY_BUDGET = 128 * 2**10
 
 try:
     _ComplexWarning: type[Warning] = np.exceptions.ComplexWarning
@@ -111,6 +116,21 @@ class Evaluator:
         out = self._validate(value, what=what)
         self._check_untouched(point, what)
         return out
+
+    def at_points(self, points: np.ndarray, *, what: Callable[[int], str]) -> np.ndarray:
+        """``f`` at each row of ``points`` (flat points): shape ``(len(points), out_size)``.
+
+        A vectorized ``f`` gets the rows as stacks (as many calls as the memory
+        budget needs); any other ``f`` one call per row.  ``what(k)`` names row k.
+        """
+        if not self.vectorized:
+            return np.array([self.at(point, what=what(k)) for k, point in enumerate(points)])
+        rows = self._rows_per_stack(len(points))
+        chunks = [
+            self._batch(np.asarray(points[start : start + rows], dtype=self.dtype), what=_offset(what, start))
+            for start in range(0, len(points), rows)
+        ]
+        return np.concatenate(chunks)
 
     def base_value(self) -> np.ndarray:
         """``f(x)``, evaluated twice to make sure ``f`` is deterministic."""
@@ -208,7 +228,7 @@ class Evaluator:
     ) -> np.ndarray:
         """Coordinate sweep for a vectorized f: chunks of a reused stack of points."""
         count = len(index)
-        rows = int(max(1, min(count, self.memory_budget // max(1, self.spec.size * self.dtype.itemsize))))
+        rows = self._rows_per_stack(count)
         stack = np.empty((rows, self.spec.size), dtype=self.dtype)
         stack[...] = self.base
         for start in range(0, count, rows):
@@ -223,6 +243,10 @@ class Evaluator:
         return out
 
     # -- internals ---------------------------------------------------------------------
+    def _rows_per_stack(self, count: int) -> int:
+        """Points per call of a vectorized f: ``count``, or fewer to stay in the memory budget."""
+        return int(max(1, min(count, self.memory_budget // max(1, self.spec.size * self.dtype.itemsize))))
+
     def _call(self, tree: Any) -> Any:
         self._counter[0] += 1
         with self._complex_guard():
@@ -254,7 +278,7 @@ class Evaluator:
                 f"{self.name} is declared vectorized=True but returned shape {value.shape} for a stack of "
                 f"{k} points; it must return one value per point (shape ({k}, ...))"
             )
-        self._validate(value[0], what=what(0))  # the first point's output sets and checks the shape
+        self._validate(value[0], what=lambda: what(0))  # the first point's output sets and checks the shape
         out = value.reshape(k, -1)
         if out.shape[1] != self.out_size:
             raise InvalidArgument(
@@ -265,20 +289,25 @@ class Evaluator:
             return out.astype(np.complex128)
         return out.astype(np.float64)
 
-    def _validate(self, value: Any, *, what: str) -> np.ndarray:
+    def _validate(self, value: Any, *, what: str | Callable[[], str]) -> np.ndarray:
+        # ``what`` names the point in an error; a callable defers building that
+        # name (it locates an entry) to the rare call that fails.
+        def at() -> str:
+            return what() if callable(what) else what
+
         arr = np.asarray(value)
         if arr.dtype == object or arr.dtype.kind not in "fiucb":
             raise InvalidArgument(
-                f"{self.name} returned {type(value).__name__} at {what}; it must return a number or a numeric array"
+                f"{self.name} returned {type(value).__name__} at {at()}; it must return a number or a numeric array"
             )
         if self.scalar and arr.ndim != 0:
             raise InvalidArgument(
-                f"{self.name} returned an array of shape {arr.shape} at {what}, but check_grad needs a scalar "
+                f"{self.name} returned an array of shape {arr.shape} at {at()}, but check_grad needs a scalar "
                 "function; use check_vjp or check_jacobian for functions with array outputs"
             )
         if self.complex_step and arr.dtype.kind != "c":
             raise NotComplexSafe(
-                f"{self.name} returned a real {arr.dtype} value for complex input at {what}: it drops the imaginary "
+                f"{self.name} returned a real {arr.dtype} value for complex input at {at()}: it drops the imaginary "
                 "part (np.real, float(), abs, or an assignment into a real array), so complex-step cannot see its "
                 "derivative; use method='central'"
             )
@@ -286,13 +315,13 @@ class Evaluator:
             self.out_shape = arr.shape
             self.out_dtype = arr.real.dtype if arr.dtype.kind in "fc" else np.dtype(np.float64)
         elif arr.shape != self.out_shape:
-            raise InvalidArgument(f"{self.name} returned shape {arr.shape} at {what} but shape {self.out_shape} at x")
+            raise InvalidArgument(f"{self.name} returned shape {arr.shape} at {at()} but shape {self.out_shape} at x")
         flat = arr.reshape(-1).astype(np.complex128 if self.complex_step else np.float64)
         if not np.all(np.isfinite(flat)):
             bad = int(np.flatnonzero(~np.isfinite(flat))[0])
             where = "" if arr.ndim == 0 else f" (output entry {np.unravel_index(bad, arr.shape)})"
             raise NonFiniteValue(
-                f"{self.name} returned {flat[bad]}{where} at {what}; a derivative cannot be checked through NaN or inf"
+                f"{self.name} returned {flat[bad]}{where} at {at()}; a derivative cannot be checked through NaN or inf"
             )
         return flat
 

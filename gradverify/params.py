@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Union
 
 import numpy as np
@@ -107,15 +108,19 @@ class ParamSpec:
         return cls(kind, names, tuple(leaf.shape for leaf in leaves), dtype)
 
     # -- sizes -----------------------------------------------------------------
-    @property
+    # Cached: a vectorized sweep asks for views of every chunk, and recomputing
+    # these per chunk cost more than a cheap f itself.
+    @cached_property
     def sizes(self) -> tuple:
         return tuple(int(np.prod(s, dtype=np.int64)) for s in self.shapes)
 
-    @property
+    @cached_property
     def offsets(self) -> np.ndarray:
-        return np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
+        offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(np.int64)
+        offsets.flags.writeable = False
+        return offsets
 
-    @property
+    @cached_property
     def size(self) -> int:
         return int(sum(self.sizes))
 

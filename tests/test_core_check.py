@@ -9,6 +9,8 @@ import pytest
 
 import gradverify as gv
 from gradverify import zoo
+from gradverify.evaluate import Evaluator
+from gradverify.params import ParamSpec
 
 METHODS = ["auto", "richardson", "central", "forward"]
 
@@ -328,6 +330,42 @@ def test_vectorized_evaluation_agrees_with_the_plain_one():
         np.testing.assert_allclose(fast.numerical, plain.numerical, rtol=1e-12)
     broken = gv.check_grad(stacked, problem.broken["one_entry"], problem.x0, method="central", vectorized=True, seed=0)
     assert not broken.ok and broken.worst_index == (0,)
+
+
+def test_vectorized_check_stacks_its_points_into_few_calls():
+    # The point of vectorized=True: the sweeps and the noise walks go to f as
+    # stacks, so f runs a handful of times however many points are counted.
+    problem = zoo.make_problem("rosenbrock", seed=0, n=20)
+    stacks = []
+
+    def stacked(x):
+        stacks.append(x.shape[0])
+        return np.sum(100.0 * (x[:, 1:] - x[:, :-1] ** 2) ** 2 + (1.0 - x[:, :-1]) ** 2, axis=1)
+
+    report = gv.check_grad(stacked, problem.grad, problem.x0, method="central", mode="full", vectorized=True, seed=0)
+    assert report.ok
+    assert sum(stacks) == report.evaluations > 40
+    assert len(stacks) <= 8, stacks
+
+
+def test_vectorized_stacks_stay_within_the_memory_budget():
+    n = 50
+    x = np.random.default_rng(0).standard_normal(n)
+    rows_seen = []
+
+    def stacked(points):
+        rows_seen.append(points.shape[0])
+        return np.sum(points**2, axis=1)
+
+    ev = Evaluator(stacked, ParamSpec.of(x), x, vectorized=True, memory_budget=3 * n * 8)
+    index = np.arange(n)
+    out = ev.shifted(index, np.full(n, 1e-3))
+    assert max(rows_seen) == 3 and sum(rows_seen) == n
+    expected = np.sum(x**2) + 2e-3 * x + 1e-6
+    np.testing.assert_allclose(out[:, 0], expected, rtol=1e-13)
+    walk = ev.at_points(x[None, :] * np.arange(1, 8)[:, None], what=str)
+    assert rows_seen[-3:] == [3, 3, 1]
+    np.testing.assert_allclose(walk[:, 0], np.sum(x**2) * np.arange(1, 8) ** 2, rtol=1e-13)
 
 
 def test_complex_step_truncation_where_the_derivative_is_zero():
