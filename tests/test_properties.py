@@ -146,10 +146,17 @@ MUTANTS = {
 }
 
 
-def clearly_wrong(wrong, right, dtype):
-    """The mutant differs from the truth by far more than any estimator's error."""
+def clearly_wrong(wrong, right, dtype, f_value, x_flat):
+    """The mutant differs from the truth by far more than any estimator's error.
+
+    Far more than its rounding resolution too: f is known to about eps*|f|, so
+    no difference quotient resolves a derivative more finely than about
+    eps*|f|/|x|.  (A gradient that is exactly zero in theory, computed as 1e-11
+    out of f = 7e5, is not made wrong by doubling it: found by this test.)
+    """
     gap = np.abs(wrong - right).max()
-    return gap > 1e-2 * np.abs(right).max() and gap > 1e3 * np.finfo(dtype).eps
+    resolution = np.finfo(dtype).eps * max(1.0, abs(float(f_value)) / max(1.0, float(np.sqrt(np.mean(x_flat**2)))))
+    return gap > 1e-2 * np.abs(right).max() and gap > 1e3 * resolution
 
 
 @pytest.mark.parametrize("family", sorted(MUTANTS))
@@ -160,7 +167,7 @@ def test_each_mutant_family_is_caught(family):
         problem, x = drawn
         f, grad = scaled(problem, c)
         wrong = MUTANTS[family](grad)
-        assume(clearly_wrong(flat(wrong(x), x), flat(grad(x), x), ParamSpec.of(x).dtype))
+        assume(clearly_wrong(flat(wrong(x), x), flat(grad(x), x), ParamSpec.of(x).dtype, f(x), flat(x, x)))
         report = gv.check_grad(f, wrong, x, seed=0)
         assert not report.ok, f"{family} mutant passed:\n{report}"
 
@@ -173,7 +180,7 @@ def test_each_mutant_family_is_caught(family):
 def test_a_missing_term_is_caught(missing, drawn):
     problem, x = drawn
     wrong = problem.broken[missing]
-    assume(clearly_wrong(flat(wrong(x), x), flat(problem.grad(x), x), ParamSpec.of(x).dtype))
+    assume(clearly_wrong(flat(wrong(x), x), flat(problem.grad(x), x), ParamSpec.of(x).dtype, problem.f(x), flat(x, x)))
     report = gv.check_grad(problem.f, wrong, x, seed=0)
     assert not report.ok, str(report)
 
