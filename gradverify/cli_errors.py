@@ -1,0 +1,35 @@
+"""How the ``gradverify`` command fails: its exit codes and the one-line error a user can fix."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+__all__ = ["CommandError", "ExitCode"]
+
+
+class ExitCode(IntEnum):
+    """What the command's exit status means."""
+
+    #: Every check passed (``demo``: the correct gradient passed and the broken one was caught).
+    OK = 0
+    #: A check failed: the derivative disagrees with the numerical estimate.
+    CHECK_FAILED = 1
+    #: The command line or its input is wrong: a bad option, shape, module, function or file.
+    USAGE = 2
+    #: The user's function (or derivative) raised an exception while being checked.
+    FUNCTION_ERROR = 3
+    #: Interrupted with Ctrl-C.
+    INTERRUPTED = 130
+
+
+class CommandError(Exception):
+    """A mistake the user can fix; ``main`` prints it as one line and exits with ``code``."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
