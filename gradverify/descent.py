@@ -33,15 +33,27 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
-from .errors import InvalidArgument, NonFiniteValue, ShapeMismatch
+# Step sizes, the smoothness estimate, the data and batch helpers and the
+# argument checks live in the descent_* modules.  Everything that used to be
+# defined here stays importable from here (gradverify.invariants imports the
+# private helpers from this module); the names imported "as" themselves are
+# not used here, only re-exported.
+from .descent_args import _count, _scalar
+from .descent_args import _finite as _finite
+from .descent_args import _positive as _positive
+from .descent_batches import SAMPLINGS as SAMPLINGS
+from .descent_batches import _check_batches, _check_sampling, _sampler, _seed
+from .descent_batches import _check_data as _check_data
+from .descent_schedules import POLICIES, Schedule, StepSize, _step_size_fn, schedule
+from .descent_smoothness import DENSE_HESSIAN_MAX as DENSE_HESSIAN_MAX
+from .descent_smoothness import Smoothness, estimate_smoothness
 from .params import ParamSpec
-from .steps import base_step
 
 __all__ = [
     "POLICIES",
@@ -54,136 +66,6 @@ __all__ = [
     "schedule",
     "sgd",
 ]
-
-#: Learning-rate policies, named as in Caffe's ``SGDSolver::GetLearningRate``.
-POLICIES = ("fixed", "step", "exp", "inv")
-
-#: Sampling schemes of mini-batch descent.
-SAMPLINGS = ("shuffle", "replacement")
-
-
-# ---------------------------------------------------------------------------
-# step-size schedules
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Schedule:
-    """A learning-rate policy: ``schedule(t)`` is the step size of step ``t``.
-
-    ``fixed``: ``base_lr``; ``step``: ``base_lr * gamma ** (t // stepsize)``;
-    ``exp``: ``base_lr * gamma ** t``; ``inv``: ``base_lr * (1 + gamma * t) ** -power``.
-    Build one with :func:`schedule`, which checks the arguments.
-    """
-
-    policy: str
-    base_lr: float
-    gamma: float = 1.0
-    power: float = 0.0
-    stepsize: int = 1
-
-    def __call__(self, t: int) -> float:
-        if self.policy == "fixed":
-            return self.base_lr
-        if self.policy == "step":
-            return self.base_lr * self.gamma ** (t // self.stepsize)
-        if self.policy == "exp":
-            return self.base_lr * self.gamma**t
-        return self.base_lr * (1.0 + self.gamma * t) ** (-self.power)
-
-
-def schedule(
-    policy: str,
-    base_lr: float,
-    *,
-    gamma: float | None = None,
-    power: float | None = None,
-    stepsize: int | None = None,
-) -> Schedule:
-    """A step-size schedule with Caffe's learning-rate policies.
-
-    Parameters
-    ----------
-    policy : {"fixed", "step", "exp", "inv"}
-        ``fixed`` keeps ``base_lr``; ``step`` multiplies it by ``gamma`` every
-        ``stepsize`` steps; ``exp`` by ``gamma`` every step; ``inv`` gives
-        ``base_lr * (1 + gamma * t) ** -power``.
-    base_lr : float
-        The step size at ``t = 0``; positive.
-    gamma : float
-        Required by ``step`` and ``exp`` (positive) and ``inv`` (non-negative).
-    power : float
-        Required by ``inv``; non-negative.
-    stepsize : int
-        Required by ``step``; a positive number of steps.
-
-    Examples
-    --------
-    >>> s = schedule("step", 0.1, gamma=0.5, stepsize=10)
-    >>> [s(0), s(9), s(10), s(25)]
-    [0.1, 0.1, 0.05, 0.025]
-    """
-    if policy not in POLICIES:
-        raise InvalidArgument(f"policy={policy!r} is not one of {', '.join(map(repr, POLICIES))}")
-    base_lr = _positive("base_lr", base_lr)
-    needs = {"fixed": (), "step": ("gamma", "stepsize"), "exp": ("gamma",), "inv": ("gamma", "power")}[policy]
-    given = {"gamma": gamma, "power": power, "stepsize": stepsize}
-    for name in needs:
-        if given[name] is None:
-            raise InvalidArgument(f"policy={policy!r} needs {', '.join(needs)}; {name} is missing")
-    for name, value in given.items():
-        if value is not None and name not in needs:
-            raise InvalidArgument(f"{name}={value!r} has no effect with policy={policy!r}; drop it")
-    if policy == "fixed":
-        return Schedule(policy, base_lr)
-    if policy == "inv":
-        g = _finite("gamma", gamma)
-        p = _finite("power", power)
-        if g < 0 or p < 0:
-            raise InvalidArgument(f"inv needs gamma >= 0 and power >= 0, got gamma={gamma!r}, power={power!r}")
-        return Schedule(policy, base_lr, gamma=g, power=p)
-    g = _positive("gamma", gamma)
-    if policy == "exp":
-        return Schedule(policy, base_lr, gamma=g)
-    if isinstance(stepsize, bool) or not isinstance(stepsize, (int, np.integer)) or stepsize < 1:
-        raise InvalidArgument(f"stepsize={stepsize!r} must be a positive int (a number of steps)")
-    return Schedule(policy, base_lr, gamma=g, stepsize=int(stepsize))
-
-
-StepSize = Union[float, Callable[[int], float]]  # noqa: UP007 (a runtime alias: X | Y needs 3.10 objects)
-
-
-def _finite(name: str, value: Any) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgument(f"{name}={value!r} must be a real number") from exc
-    if not math.isfinite(out):
-        raise InvalidArgument(f"{name}={value!r} must be finite")
-    return out
-
-
-def _positive(name: str, value: Any) -> float:
-    out = _finite(name, value)
-    if out <= 0:
-        raise InvalidArgument(f"{name}={value!r} must be positive")
-    return out
-
-
-def _step_size_fn(step_size: StepSize) -> Callable[[int], float]:
-    """``t -> step size``, checking every value as it is used."""
-    if callable(step_size):
-
-        def at(t: int) -> float:
-            return _positive(f"step_size({t})", step_size(t))
-
-        return at
-    value = _positive("step_size", step_size)
-    return lambda t: value
-
-
-def _count(name: str, value: Any, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidArgument(f"{name}={value!r} must be an int >= {minimum}")
-    return int(value)
 
 
 # ---------------------------------------------------------------------------
@@ -267,13 +149,6 @@ class Trajectory:
 # ---------------------------------------------------------------------------
 # the loop shared by every variant
 # ---------------------------------------------------------------------------
-def _scalar(value: Any, what: str) -> float:
-    arr = np.asarray(value)
-    if arr.size != 1 or arr.dtype.kind not in "fiub":
-        raise InvalidArgument(f"{what} must return a real scalar, got {type(value).__name__} of shape {arr.shape}")
-    return float(arr.reshape(()))
-
-
 def _descend(
     loss: Callable[..., Any],
     grad: Callable[..., Any],
@@ -386,70 +261,6 @@ def gradient_descent(
     )
 
 
-def _check_data(data: Any) -> tuple:
-    """``data`` as a tuple of arrays sharing a first axis of length N >= 1."""
-    if isinstance(data, np.ndarray):
-        data = (data,)
-    if not isinstance(data, (tuple, list)) or not data:
-        raise InvalidArgument(f"data must be a non-empty tuple of arrays such as (X, y), got {type(data).__name__}")
-    arrays = tuple(np.asarray(a) for a in data)
-    if any(a.ndim == 0 for a in arrays):
-        raise ShapeMismatch("every array in data needs a first (sample) axis; got a scalar")
-    lengths = [a.shape[0] for a in arrays]
-    if len(set(lengths)) != 1:
-        raise ShapeMismatch(f"the arrays in data must share their first axis, got lengths {lengths}")
-    if lengths[0] == 0:
-        raise InvalidArgument("data holds no samples (first axis of length 0)")
-    return arrays
-
-
-def _sampler(n: int, batch_size: int, sampling: str, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Index arrays of successive mini-batches.
-
-    ``shuffle``: epochs of a fresh permutation, cut into batches of
-    ``batch_size`` (the last one shorter when ``batch_size`` does not divide
-    ``n``), so each sample is used once per epoch; with ``batch_size == n``
-    every batch is the whole data set in its own order (shuffling within one
-    batch changes nothing but the order of additions, and at a kink of a
-    nonsmooth loss that order could flip a tie).  ``replacement``: every batch
-    draws ``batch_size`` indices independently and uniformly.
-    """
-    if sampling == "shuffle" and batch_size == n:
-        everything = np.arange(n)
-        while True:
-            yield everything
-    if sampling == "shuffle":
-        while True:
-            order = rng.permutation(n)
-            for start in range(0, n, batch_size):
-                yield order[start : start + batch_size]
-    while True:
-        yield rng.integers(0, n, size=batch_size)
-
-
-def _check_batches(data: Any, batch_size: Any) -> tuple[tuple, int, int]:
-    """The data arrays, their sample count N, and batch_size checked to lie in 1..N."""
-    arrays = _check_data(data)
-    n = arrays[0].shape[0]
-    batch_size = _count("batch_size", batch_size, minimum=1)
-    if batch_size > n:
-        raise InvalidArgument(f"batch_size={batch_size} is larger than the {n} samples in data")
-    return arrays, n, batch_size
-
-
-def _check_sampling(sampling: Any) -> str:
-    if sampling not in SAMPLINGS:
-        raise InvalidArgument(f"sampling={sampling!r} is not one of {', '.join(map(repr, SAMPLINGS))}")
-    return sampling
-
-
-def _seed(seed: Any) -> int:
-    """An explicit int seed; None draws one from fresh entropy (recorded, so runs replay)."""
-    if seed is None:
-        return int(np.random.SeedSequence().generate_state(1)[0])
-    return _count("seed", seed, minimum=0)
-
-
 def minibatch_gradient_descent(
     loss: Callable[..., Any],
     grad: Callable[..., Any],
@@ -546,133 +357,4 @@ def sgd(
         seed=seed,
         callback=callback,
         record_every=record_every,
-    )
-
-
-# ---------------------------------------------------------------------------
-# smoothness
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Smoothness:
-    """An estimate of the Lipschitz constant of a gradient near a point.
-
-    Attributes
-    ----------
-    L : float
-        Largest ``|eigenvalue|`` of the Hessian found by power iteration (a
-        lower estimate of the local Lipschitz constant that rises as it converges).
-    step_size : float
-        ``1 / L``, the step below which full-batch descent cannot raise the
-        loss while ``L`` holds (``inf`` when ``L == 0``).
-    evaluations : int
-        Calls of ``grad`` spent.
-    iterations : int
-        Power iterations done.
-    converged : bool
-        Whether successive estimates agreed to ``rtol``.
-    """
-
-    L: float
-    step_size: float
-    evaluations: int
-    iterations: int
-    converged: bool
-
-
-#: Up to this many parameters, smoothness comes from the whole Hessian.
-DENSE_HESSIAN_MAX = 64
-
-
-def estimate_smoothness(
-    grad: Callable[[Any], Any],
-    w: Any,
-    *,
-    iterations: int = 100,
-    rtol: float = 1e-6,
-    h: float | None = None,
-    seed: int = 0,
-) -> Smoothness:
-    """Estimate ``L``, the Lipschitz constant of ``grad`` near ``w``, and the safe step ``1 / L``.
-
-    The largest ``|eigenvalue|`` of the Hessian, from Hessian-vector products,
-    each a central difference of the gradient:
-    ``H v ~ (grad(w + h v) - grad(w - h v)) / (2 h)``.  Up to
-    ``DENSE_HESSIAN_MAX`` parameters the whole Hessian is built from ``n``
-    products; above, Lanczos iteration (ARPACK's ``eigsh``) finds the top
-    eigenvalue, which, unlike power iteration, does not stall when the top
-    eigenvalues are close together.  A step of ``1 / L`` leaves a factor of
-    two to the descent limit ``2 / L``.
-
-    Parameters
-    ----------
-    grad : callable
-        ``grad(w) -> like w``.
-    w : array or dict/tuple/list of arrays
-        Where to measure.
-    iterations : int
-        Most Lanczos restarts (each a few Hessian-vector products, two
-        gradient calls per product).
-    rtol : float
-        Stop when two successive estimates agree to this relative tolerance.
-    h : float, optional
-        Length of the finite-difference step; default ``EPS ** (1/3) * max(1, max |w|)``
-        (the central-difference rule of :mod:`gradverify.steps`).
-    seed : int
-        Seeds the starting vector.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> s = estimate_smoothness(lambda w: np.array([1.0, 4.0]) * w, np.zeros(2))
-    >>> round(s.L, 4), round(s.step_size, 4)
-    (4.0, 0.25)
-    """
-    spec = ParamSpec.of(w, argname="w")
-    x = spec.flatten(w, argname="w")
-    iterations = _count("iterations", iterations, minimum=1)
-    rtol = _positive("rtol", rtol)
-    scale = max(1.0, float(np.max(np.abs(x)))) if x.size else 1.0
-    step = base_step("central", spec.dtype) * scale if h is None else _positive("h", h)
-    rng = np.random.default_rng(_count("seed", seed, minimum=0))
-    v = rng.standard_normal(spec.size)
-    v /= np.linalg.norm(v)
-
-    def grad_at(point: np.ndarray) -> np.ndarray:
-        g = spec.flatten(grad(spec.unflatten(point.astype(spec.dtype))), argname="grad(w)")
-        if not np.all(np.isfinite(g)):
-            raise NonFiniteValue("grad returned NaN or inf near w while estimating smoothness")
-        return g.astype(np.float64)
-
-    calls = [0]
-
-    def hvp(vec: np.ndarray) -> np.ndarray:
-        calls[0] += 1
-        vec = np.asarray(vec, dtype=np.float64).reshape(-1)
-        return (grad_at(x + step * vec) - grad_at(x - step * vec)) / (2 * step)
-
-    if spec.size <= DENSE_HESSIAN_MAX:
-        # Small problems: the whole (symmetrised) Hessian from n products; its
-        # eigenvalues are exact up to the finite differences, clustered or not.
-        H = np.stack([hvp(e) for e in np.eye(spec.size)], axis=1)
-        L = float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (H + H.T)))))
-        converged, done = True, spec.size
-    else:
-        # Lanczos (ARPACK) on Hessian-vector products: unlike plain power
-        # iteration it does not stall when the top eigenvalues are close.
-        from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
-
-        operator = LinearOperator((spec.size, spec.size), matvec=hvp, dtype=np.float64)
-        try:
-            values = eigsh(operator, k=1, which="LM", v0=v, maxiter=iterations, tol=rtol, return_eigenvectors=False)
-            L, converged = float(np.max(np.abs(values))), True
-        except ArpackNoConvergence as exc:
-            L = float(np.max(np.abs(exc.eigenvalues))) if len(exc.eigenvalues) else float(np.linalg.norm(hvp(v)))
-            converged = False
-        done = calls[0]
-    return Smoothness(
-        L=L,
-        step_size=math.inf if L == 0.0 else 1.0 / L,
-        evaluations=2 * calls[0],
-        iterations=done,
-        converged=converged,
     )
