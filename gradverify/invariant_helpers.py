@@ -2,7 +2,7 @@
 
 The rounding allowances and the threshold of an accepted explanation live
 here, in one place (the margin of the unbiasedness test, ``ALPHA_MARGIN``,
-lives beside that test in :mod:`gradverify.unbiasedness`); the helpers bind
+lives beside that test in :mod:`gradverify.invariant_unbiased`); the helpers bind
 data to a loss or gradient, flatten a gradient, read optional data, measure a
 relative error, and name a gradient that is a constant factor off.
 """

@@ -23,20 +23,22 @@ one array or a dict/tuple/list of arrays.
 
 This module is the public entry point; the code lives in one module per job:
 the reports in :mod:`gradverify.invariant_reports`, the checks in
-:mod:`gradverify.descent_direction`, :mod:`gradverify.monotone_decrease`,
-:mod:`gradverify.step_size_limit`, :mod:`gradverify.minibatch_agreement` and
-:mod:`gradverify.unbiasedness` (with its statistics), the diagnosis of how a
-gradient is wired over its batch in :mod:`gradverify.batch_wiring`, and the
+:mod:`gradverify.invariant_direction`, :mod:`gradverify.invariant_monotone`,
+:mod:`gradverify.invariant_step_size`, :mod:`gradverify.invariant_agreement` and
+:mod:`gradverify.invariant_unbiased` (with its statistics), the diagnosis of how a
+gradient is wired over its batch in :mod:`gradverify.invariant_wiring`, and the
 shared numbers and helpers in :mod:`gradverify.invariant_helpers`.
 """
 
 from __future__ import annotations
 
-from .descent_direction import check_descent_direction
+from .invariant_agreement import check_minibatch_agreement
+from .invariant_direction import check_descent_direction
 from .invariant_helpers import AGREEMENT_ROUNDING as AGREEMENT_ROUNDING
 from .invariant_helpers import EXPLAINED as EXPLAINED
 from .invariant_helpers import LINE_NOISE as LINE_NOISE
 from .invariant_helpers import LOSS_ROUNDING as LOSS_ROUNDING
+from .invariant_monotone import check_monotone_decrease
 from .invariant_reports import (
     AgreementReport,
     DescentDirectionReport,
@@ -45,11 +47,9 @@ from .invariant_reports import (
     StepSizeLimitReport,
     UnbiasedReport,
 )
-from .minibatch_agreement import check_minibatch_agreement
-from .monotone_decrease import check_monotone_decrease
-from .step_size_limit import check_step_size_limit
-from .unbiasedness import ALPHA_MARGIN as ALPHA_MARGIN
-from .unbiasedness import check_unbiased
+from .invariant_step_size import check_step_size_limit
+from .invariant_unbiased import ALPHA_MARGIN as ALPHA_MARGIN
+from .invariant_unbiased import check_unbiased
 
 __all__ = [
     "AgreementReport",

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from .batch_wiring import _probe_wiring
 from .descent import (
     _check_batches,
     _count,
@@ -25,6 +24,7 @@ from .descent import (
 from .errors import InvalidArgument
 from .invariant_helpers import AGREEMENT_ROUNDING, _bind, _flat_grad, _relative
 from .invariant_reports import AgreementReport
+from .invariant_wiring import _probe_wiring
 from .params import ParamSpec
 from .steps import eps
 

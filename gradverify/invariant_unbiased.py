@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from .batch_wiring import _probe_wiring
 from .descent import _check_batches, _check_sampling, _count, _positive, _sampler, _scalar
 from .errors import InvalidArgument
 from .invariant_helpers import LOSS_ROUNDING, _relative
 from .invariant_reports import UnbiasedReport
+from .invariant_wiring import _probe_wiring
 from .params import ParamSpec
 from .steps import eps
 
