@@ -36,6 +36,8 @@ def _fits(A: np.ndarray, model: np.ndarray, tol: np.ndarray) -> bool:
 
 
 def _name_factor(c: float) -> str:
+    if c == 0 or not np.isfinite(c):
+        return f"{c:.6g}"
     for k in range(2, 10_001):
         if abs(c - k) <= 1e-6 * k:
             return f"{k}"

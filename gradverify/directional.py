@@ -127,24 +127,33 @@ def directional_check(
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratios.append(float(proj[0] / numerical_dir[0]) if numerical_dir[0] != 0 else np.nan)
         entries_named = ", ".join(spec.describe(int(i)) for i in idx[wrong])
-        if wrong.any() and not any("stopped" in n for n in notes):
+        # One ratio <analytic, v> / <numerical, v> shared by every failed
+        # direction is a global bug (zero, sign, factor); a few wrong entries
+        # give a different ratio per random direction.
+        c = ratios[0] if ratios else np.nan
+        shared = len(ratios) >= 2 and np.all(np.isfinite(ratios)) and np.ptp(ratios) <= 1e-6 * max(abs(c), 1e-300)
+        if shared and abs(c) <= 1e-6:
+            pattern, diagnosis = (
+                "zero",
+                "the analytic derivative is zero along every direction checked: is the gradient all zeros "
+                "(never accumulated, or returned before it is filled?)",
+            )
+        elif shared and abs(c + 1) <= 1e-6:
+            pattern, diagnosis = (
+                "sign",
+                "the analytic derivative has the wrong sign (along every direction checked)",
+            )
+        elif shared:
+            name = _name_factor(c)
+            pattern = "scale"
+            diagnosis = f"the analytic derivative is {name} x the numerical one along every direction checked: {_factor_hint(name)}"
+        elif wrong.any() and not any("stopped" in n for n in notes):
             pattern = "entries"
             verb = "entry is" if wrong.sum() == 1 else "entries are"
             diagnosis = (
                 f"only {int(wrong.sum())} {verb} wrong ({entries_named}), found by bisection over random "
                 "directions; the others agree: an indexing bug or a special case?"
             )
-        elif len(ratios) >= 2 and np.all(np.isfinite(ratios)) and np.ptp(ratios) <= 1e-6 * abs(ratios[0]):
-            c = ratios[0]
-            if abs(c + 1) <= 1e-6:
-                pattern, diagnosis = (
-                    "sign",
-                    "the analytic derivative has the wrong sign (along every direction checked)",
-                )
-            else:
-                name = _name_factor(c)
-                pattern = "scale"
-                diagnosis = f"the analytic derivative is {name} x the numerical one along every direction checked: {_factor_hint(name)}"
         else:
             pattern = "mismatch"
             diagnosis = (

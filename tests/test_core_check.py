@@ -310,6 +310,23 @@ def test_directional_mode_on_a_scaled_gradient():
     assert report.pattern in ("scale", "mismatch")
 
 
+@pytest.mark.parametrize("name", ["softmax", "mlp", "logistic"])
+def test_directional_mode_catches_every_broken_twin(name):
+    # Each zoo mutant, the all-zero gradient included (it once divided by zero
+    # while naming the factor), fails in directional mode with a diagnosis.
+    problem = zoo.make_problem(name, seed=0)
+    spec = ParamSpec.of(problem.x0)
+    right = spec.flatten(problem.grad(problem.x0))
+    for bug, wrong in problem.broken.items():
+        if np.array_equal(spec.flatten(wrong(problem.x0)), right):
+            continue  # e.g. transposing a vector changes nothing
+        report = gv.check_grad(problem.f, wrong, problem.x0, mode="directional", seed=0)
+        assert not report.ok, bug
+        assert report.diagnosis, bug
+    zero = gv.check_grad(problem.f, problem.broken["zero"], problem.x0, mode="directional", seed=0)
+    assert zero.pattern == "zero"
+
+
 def test_directions_argument_checks_k_directions():
     x = np.random.default_rng(2).standard_normal(50)
     report = gv.check_grad(chain, chain_grad, x, directions=5, seed=0)
