@@ -170,18 +170,28 @@ class Evaluator:
                 else f"x - h*e[{self.spec.describe(int(index[k]))}]"
             )
 
-        if self.vectorized:
+        if self.vectorized and self._rows_per_stack(count) > 1:
             return self._shifted_stacked(index, shifted_values, out, label)
 
-        buffer, tree, f, base = self._buffer, self._tree, self.f, self.base
+        buffer, base = self._buffer, self.base
         buffer[...] = base
         # The first call is validated; the hot loop after it is one write, one
         # call, one store and one restore per coordinate, with everything else
         # (finiteness, mutation, counting) hoisted out of it.
         buffer[index[0]] = shifted_values[0]
-        value = self._call(tree)
+        if self.vectorized:
+            # Only one point fits the memory budget: a stack of one buys nothing
+            # over this loop, whose overhead per call is far below a chunk's.
+            out[0] = self._batch(buffer[None, :], what=label)[0]
+            tree, stacked_f = self.spec.views(buffer[None, :]), self.f
+
+            def f(points: Any) -> Any:
+                return stacked_f(points)[0]
+
+        else:
+            tree, f = self._tree, self.f
+            out[0] = self._validate(self._call(tree), what=label(0))
         buffer[index[0]] = base[index[0]]
-        out[0] = self._validate(value, what=label(0))
         scalar = self.out_shape == ()
         k = 1
         try:
@@ -231,15 +241,29 @@ class Evaluator:
         rows = self._rows_per_stack(count)
         stack = np.empty((rows, self.spec.size), dtype=self.dtype)
         stack[...] = self.base
-        for start in range(0, count, rows):
+        restored = self.base[index].astype(self.dtype)
+        row = np.arange(rows)
+        # The first chunk goes through _batch, which validates what f returns.
+        # The chunks after it cost one call each plus four array operations:
+        # the views of the stack are built once, and finiteness is checked
+        # once for the whole sweep, as in the unstacked sweep.
+        first = min(count, rows)
+        stack[row[:first], index[:first]] = shifted_values[:first]
+        out[:first] = self._batch(stack[:first], what=label)
+        stack[row[:first], index[:first]] = restored[:first]
+        whole = self.spec.views(stack)
+        for start in range(first, count, rows):
             stop = min(count, start + rows)
-            r = np.arange(stop - start)
+            k = stop - start
             cols = index[start:stop]
-            stack[r, cols] = shifted_values[start:stop]
-            out[start:stop] = self._batch(stack[: stop - start], what=_offset(label, start))
-            stack[r, cols] = self.base[cols]
+            stack[row[:k], cols] = shifted_values[start:stop]
+            value = self._call(whole if k == rows else self.spec.views(stack[:k]))
+            self._counter[0] += k - 1
+            out[start:stop] = self._per_point(value, k)
+            stack[row[:k], cols] = restored[start:stop]
         if not np.array_equal(stack, np.broadcast_to(self.base.astype(self.dtype), stack.shape)):
             raise InputMutated(f"{self.name} modified the stack of points it was given; it must not modify its input")
+        self._check_finite(out, label)
         return out
 
     # -- internals ---------------------------------------------------------------------
@@ -273,21 +297,28 @@ class Evaluator:
         k = stack.shape[0]
         self._counter[0] += k - 1
         value = np.asarray(self._call(tree))
+        if value.shape[:1] == (k,):
+            self._validate(value[0], what=lambda: what(0))  # the first point's output sets and checks the shape
+        out = self._per_point(value, k)
+        self._check_finite(out, what)
+        if self.complex_step:
+            return out.astype(np.complex128)
+        return out.astype(np.float64)
+
+    def _per_point(self, value: Any, k: int) -> np.ndarray:
+        """A vectorized f's result for a stack of k points as a (k, out_size) array."""
+        value = np.asarray(value)
         if value.shape[:1] != (k,):
             raise InvalidArgument(
                 f"{self.name} is declared vectorized=True but returned shape {value.shape} for a stack of "
                 f"{k} points; it must return one value per point (shape ({k}, ...))"
             )
-        self._validate(value[0], what=lambda: what(0))  # the first point's output sets and checks the shape
         out = value.reshape(k, -1)
         if out.shape[1] != self.out_size:
             raise InvalidArgument(
                 f"{self.name} returned outputs of size {out.shape[1]} per point, expected {self.out_size}"
             )
-        self._check_finite(out, what)
-        if self.complex_step:
-            return out.astype(np.complex128)
-        return out.astype(np.float64)
+        return out
 
     def _validate(self, value: Any, *, what: str | Callable[[], str]) -> np.ndarray:
         # ``what`` names the point in an error; a callable defers building that

@@ -383,6 +383,48 @@ def test_vectorized_stacks_stay_within_the_memory_budget():
     walk = ev.at_points(x[None, :] * np.arange(1, 8)[:, None], what=str)
     assert rows_seen[-3:] == [3, 3, 1]
     np.testing.assert_allclose(walk[:, 0], np.sum(x**2) * np.arange(1, 8) ** 2, rtol=1e-13)
+    # A budget below one point: stacks of one, through the unstacked loop.
+    rows_seen.clear()
+    one = Evaluator(stacked, ParamSpec.of(x), x, vectorized=True, memory_budget=8)
+    np.testing.assert_array_equal(one.shifted(index, np.full(n, 1e-3)), out)
+    assert rows_seen == [1] * n and one.calls == n
+
+
+def test_vectorized_sweep_checks_every_chunk_it_was_given():
+    # Only the first chunk's output is validated in full; NaN, a wrong shape or
+    # a mutated stack in a later chunk must still be caught and named.
+    n = 30
+    x = np.random.default_rng(0).standard_normal(n)
+    budget = 4 * n * 8
+    index, step = np.arange(n), np.full(n, 1e-3)
+
+    def nan_at_entry_17(points):
+        out = np.sum(points**2, axis=1)
+        out[np.abs(points[:, 17] - x[17] - 1e-3) < 1e-12] = np.nan
+        return out
+
+    ev = Evaluator(nan_at_entry_17, ParamSpec.of(x), x, vectorized=True, memory_budget=budget)
+    with pytest.raises(gv.NonFiniteValue, match=r"x \+ h\*e\[x\[17\]\]"):
+        ev.shifted(index, step)
+
+    def short_last_chunk(points):
+        return np.sum(points**2, axis=1)[: max(1, len(points) - (len(points) < 4))]
+
+    ev = Evaluator(short_last_chunk, ParamSpec.of(x), x, vectorized=True, memory_budget=budget)
+    with pytest.raises(gv.InvalidArgument, match="one value per point"):
+        ev.shifted(index, step)
+
+    calls = []
+
+    def writes_late(points):
+        calls.append(1)
+        if len(calls) == 3:
+            points[0, 0] = 99.0
+        return np.sum(points**2, axis=1)
+
+    ev = Evaluator(writes_late, ParamSpec.of(x), x, vectorized=True, memory_budget=budget)
+    with pytest.raises(gv.InputMutated):
+        ev.shifted(index, step)
 
 
 def test_complex_step_truncation_where_the_derivative_is_zero():
