@@ -185,9 +185,10 @@ class Evaluator:
             out[0] = self._batch(buffer[None, :], what=label)[0]
             tree, stacked_f = self.spec.views(buffer[None, :]), self.f
 
-            def f(points: Any) -> Any:
+            def first_row(points: Any) -> Any:
                 return stacked_f(points)[0]
 
+            f: Callable[[Any], Any] = first_row
         else:
             tree, f = self._tree, self.f
             out[0] = self._validate(self._call(tree), what=label(0))
