@@ -207,8 +207,7 @@ def first_pass(ev: Evaluator, x: np.ndarray, f0: np.ndarray, method: str, h: np.
         return Estimate(right, bound, hp, False, np.zeros(x.size, bool))
     hm = exact_steps(x, h, -1.0)  # negative
     fm = ev.shifted(idx, hm, sign_label="-")
-    left = (f0 - fm) / -hm[:, None]
-    value = (fp - fm) / (hp - hm)[:, None]
+    value, right, left = _three_point(f0, fp, fm, hp, hm)
     step = 0.5 * (hp - hm)
     bound = rules.ROUNDING_FACTOR["central"] * noise / step[:, None]
     return Estimate(value, bound, step, False, np.zeros(x.size, bool), right, left)
@@ -302,7 +301,25 @@ def _central_rung(
         return right, right, right, hp
     hm = exact_steps(xs, rung, -1.0)
     fm = ev.shifted(idx, hm, sign_label="-")
-    return (fp - fm) / (hp - hm)[:, None], right, (f0 - fm) / -hm[:, None], 0.5 * (hp - hm)
+    value, right, left = _three_point(f0, fp, fm, hp, hm)
+    return value, right, left, 0.5 * (hp - hm)
+
+
+def _three_point(f0: np.ndarray, fp: np.ndarray, fm: np.ndarray, hp: np.ndarray, hm: np.ndarray) -> tuple:
+    """The central difference on the steps actually taken: (value, right slope, left slope).
+
+    ``x + h`` and ``x - h`` are rounded differently, so the steps ``hp > 0``
+    and ``-hm > 0`` differ by up to an ulp of x, and ``(fp - fm) / (hp - hm)``
+    then carries ``f'' (hp + hm) / 2``: an error of first order in that
+    difference that no comparison of steps or noise of f reveals (Rosenbrock
+    at its minimum (1, 1), where f = 0: 1e-14 against a bound of 2e-15, found by
+    a property test).  Weighting the one-sided slopes by the opposite step
+    cancels the f'' term exactly; for equal steps it is the usual formula.
+    """
+    a, b = hp[:, None], -hm[:, None]
+    right = (fp - f0) / a
+    left = (f0 - fm) / b
+    return (b * right + a * left) / (a + b), right, left
 
 
 def refine(

@@ -84,6 +84,17 @@ def test_exact_steps_make_x_plus_h_representable():
         assert np.all(np.sign(taken) == sign)
 
 
+@pytest.mark.parametrize("h", [1.2345678e-5, 3.3e-6, 7.77e-7])
+def test_central_difference_is_exact_for_a_quadratic_when_the_two_steps_round_differently(h):
+    # At x = 1, x + h and x - h round to grids an ulp apart, so the steps taken
+    # differ by 1.1e-16; (f+ - f-) / (h+ + h-) would then be off by
+    # f'' * 1.1e-16 / 2 = 1.1e-14 here, where the true derivative is 0.
+    x = np.ones(3)
+    assert abs(exact_steps(x, np.full(3, h))[0] + exact_steps(x, np.full(3, h), -1.0)[0]) > 0
+    g = gv.numerical_gradient(lambda x: 100 * np.sum((x - 1) ** 2), x, method="central", h=h)
+    assert np.max(np.abs(g)) < 1e-17
+
+
 def test_noise_measurement_sees_injected_noise():
     # A smooth function plus deterministic high-frequency noise of size 1e-9.
     def f(x):
