@@ -11,7 +11,8 @@ Reported: wall time (best of --repeat runs), calls of f, the ratio of each
 peer's time to gradverify's, and the accuracy max|numerical - exact| / max|exact|
 of the numerical gradient where the tool produces one.
 
-Run:  python benchmarks/speed.py            (Rosenbrock 1e2..1e4, CIFAR-size softmax, 1e6 parameters)
+Run:  python benchmarks/speed.py            (Rosenbrock 1e2..1e4, zoo classifiers 1e2..1e5,
+                                             CIFAR-size softmax, 1e6 parameters)
       python benchmarks/speed.py --quick    (smaller sizes; a minute)
 """
 
@@ -30,6 +31,7 @@ from scipy.optimize import check_grad as scipy_check_grad
 from scipy.optimize._numdiff import approx_derivative
 
 import gradverify as gv
+from gradverify import params as gv_params
 from gradverify import zoo
 
 
@@ -203,6 +205,67 @@ def cifar_table(repeat: int, loop_coords: int) -> list[str]:
     return lines
 
 
+def _zoo_at_size(name: str, n: int) -> zoo.Problem:
+    """A zoo classifier with about ``n`` parameters (100 samples, 10 classes)."""
+    if name == "logistic":
+        features = n
+    elif name == "mlp":  # d*(d//2) + d//2 + (d//2)*10 + 10 parameters
+        features = max(2, int(round(-5 + np.sqrt(25 + 2 * n))))
+    else:
+        features = max(1, n // 10)
+    return zoo.make_problem(name, seed=0, n_samples=100, n_features=features, n_classes=10)
+
+
+def _one_entry_off(problem: zoo.Problem) -> tuple[Callable[[Any], Any], str]:
+    """The gradient with its largest entry off by 1e-3 relative, and that entry's name."""
+    spec = gv_params.ParamSpec.of(problem.x0)
+    k = int(np.argmax(np.abs(spec.flatten(problem.grad(problem.x0)))))
+
+    def wrong(x: Any) -> Any:
+        g = spec.flatten(problem.grad(x))
+        g[k] *= 1 + 1e-3
+        return spec.unflatten(g)
+
+    return wrong, spec.describe(k)
+
+
+def zoo_table(sizes: tuple[int, ...], loop_coords: int) -> list[str]:
+    """Default check_grad against the plain forward loop and approx_fprime on the zoo's classifiers."""
+    lines = [
+        "\n### Zoo classifiers (100 samples, 10 classes), default check_grad\n",
+        "| problem | n | gradverify default | calls | one entry off by 1e-3 | plain forward loop | scipy approx_fprime |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ("softmax", "svm", "logistic", "mlp"):
+        for target in sizes:
+            problem = _zoo_at_size(name, target)
+            n = gv_params.ParamSpec.of(problem.x0).size
+            t_gv, good = best_of(1, lambda: gv.check_grad(problem.f, problem.grad, problem.x0, seed=0))
+            wrong, entry = _one_entry_off(problem)
+            bad = gv.check_grad(problem.f, wrong, problem.x0, seed=0)
+            caught = "caught, named" if (not bad.ok and bad.worst_name == entry) else f"ok={bad.ok}, {bad.worst_name}"
+            # Peers cost one call of f per coordinate: timed on up to loop_coords
+            # coordinates and scaled to n (exact when n <= loop_coords).
+            spec = gv_params.ParamSpec.of(problem.x0)
+            flat = spec.flatten(problem.x0)
+            flat_f = lambda v, f=problem.f, spec=spec: f(spec.views(v))  # noqa: E731  (scipy wants 1-D x)
+            if isinstance(problem.x0, np.ndarray):  # the course-notes loop works on x's own shape
+                t_loop, _ = best_of(1, lambda: plain_loop(problem.f, problem.x0.copy(), coords=min(n, loop_coords)))
+            else:  # a dict of arrays (mlp): the loop sees one flat vector
+                t_loop, _ = best_of(1, lambda: plain_loop(flat_f, flat.copy(), coords=min(n, loop_coords)))
+            t_loop *= (n + 1) / (min(n, loop_coords) + 1)
+            if n <= loop_coords:
+                t_scipy, _ = best_of(1, lambda: approx_fprime(flat, flat_f, 1e-8))
+                scipy_cell = f"{t_scipy:.3g} s ({t_scipy / t_gv:.0f}x)"
+            else:
+                scipy_cell = "as the loop (n + 1 calls)"
+            lines.append(
+                f"| {name} | {n} | {t_gv:.3g} s ({good.method}, {good.mode}, ok={good.ok}) | {good.evaluations} | "
+                f"{caught} ({bad.evaluations} calls) | {t_loop:.3g} s ({t_loop / t_gv:.0f}x) | {scipy_cell} |"
+            )
+    return lines
+
+
 def million_table() -> list[str]:
     n = 10**6
     x = np.random.default_rng(0).standard_normal(n)
@@ -233,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["## gradverify speed benchmark", f"numpy {np.__version__}"]
     for n in sizes:
         lines += rosenbrock_table(n, args.repeat)
+    lines += zoo_table((100, 1000) if args.quick else (100, 1000, 10_000, 100_000), 300 if args.quick else 1000)
     lines += cifar_table(1, 300 if args.quick else args.loop_coords)
     if not args.quick:
         lines += million_table()
