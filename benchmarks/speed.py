@@ -87,6 +87,21 @@ def row(name: str, seconds: float, calls: int, base: float, acc: str) -> str:
     return f"| {name} | {seconds:.3f} | {calls} | {seconds / base:.2f} | {acc} |"
 
 
+def interleaved_best(repeat: int, tools: dict[str, Callable[[], Any]]) -> dict[str, tuple[float, Any]]:
+    """Best wall time and last result of each tool over ``repeat`` rounds that run every tool once.
+
+    Interleaving puts drift of the machine (other load, clock changes) on
+    every tool alike, so the ratios are fair even when absolute times move.
+    """
+    best: dict[str, tuple[float, Any]] = {name: (np.inf, None) for name in tools}
+    for _ in range(repeat):
+        for name, fn in tools.items():
+            t = time.perf_counter()
+            out = fn()
+            best[name] = (min(best[name][0], time.perf_counter() - t), out)
+    return best
+
+
 def rosenbrock_table(n: int, repeat: int) -> list[str]:
     rng = np.random.default_rng(n)
     x = rng.uniform(-1.5, 1.5, n)
@@ -95,66 +110,46 @@ def rosenbrock_table(n: int, repeat: int) -> list[str]:
     def stacked(X: np.ndarray) -> np.ndarray:
         return np.sum(100.0 * (X[..., 1:] - X[..., :-1] ** 2) ** 2 + (1.0 - X[..., :-1]) ** 2, axis=-1)
 
+    f = Counted(zoo.rosenbrock)
+    full = "gradverify check_grad, full central"
+    tools: dict[str, Callable[[], Any]] = {
+        full: lambda: gv.check_grad(f, zoo.rosenbrock_grad, x, method="central", mode="full", seed=0),
+        "vectorized": lambda: gv.check_grad(
+            stacked, zoo.rosenbrock_grad, x, method="central", mode="full", vectorized=True, seed=0
+        ),
+        "default": lambda: gv.check_grad(zoo.rosenbrock, zoo.rosenbrock_grad, x, seed=0),
+        "plain forward loop, h=1e-5": lambda: plain_loop(f, x.copy()),
+        "plain central loop, h=1e-5": lambda: plain_loop(f, x.copy(), central=True),
+        "scipy approx_fprime": lambda: approx_fprime(x, f, 1e-8),
+        "scipy check_grad": lambda: scipy_check_grad(f, zoo.rosenbrock_grad, x),
+        "scipy approx_derivative '3-point'": lambda: approx_derivative(f, x, method="3-point"),
+        "scipy approx_derivative 'cs'": lambda: approx_derivative(f, x, method="cs"),
+    }
+    calls = {}
+    for name, fn in tools.items():  # calls of f per run, counted on a run of its own
+        f.calls = 0
+        out = fn()
+        calls[name] = out.evaluations if isinstance(out, gv.Report) else f.calls
+    best = interleaved_best(repeat, tools)
+    t_gv = best[full][0]
     lines = [
         f"\n### Rosenbrock, n = {n}\n",
         "| tool | seconds | calls of f | time / gradverify full central | accuracy |",
         "|---|---|---|---|---|",
     ]
-    f = Counted(zoo.rosenbrock)
-    t_gv, report = best_of(
-        repeat, lambda: gv.check_grad(f, zoo.rosenbrock_grad, x, method="central", mode="full", seed=0)
-    )
-    num = report.numerical
-    lines.append(
-        row(
-            "gradverify check_grad, full central",
-            t_gv,
-            report.evaluations,
-            t_gv,
-            f"{accuracy(num, exact):.1e} (ok={report.ok})",
-        )
-    )
-    t, rv = best_of(
-        repeat,
-        lambda: gv.check_grad(stacked, zoo.rosenbrock_grad, x, method="central", mode="full", vectorized=True, seed=0),
-    )
-    lines.append(
-        row(
-            "gradverify check_grad, full central, vectorized=True",
-            t,
-            rv.evaluations,
-            t_gv,
-            f"{accuracy(rv.numerical, exact):.1e} (ok={rv.ok})",
-        )
-    )
-    t, rd = best_of(repeat, lambda: gv.check_grad(zoo.rosenbrock, zoo.rosenbrock_grad, x, seed=0))
-    lines.append(
-        row(f"gradverify check_grad, default ({rd.method}, {rd.mode})", t, rd.evaluations, t_gv, f"ok={rd.ok}")
-    )
-    for central in (False, True):
-        f = Counted(zoo.rosenbrock)
-        t, g = best_of(repeat, lambda f=f, central=central: plain_loop(f, x.copy(), central=central))
-        lines.append(
-            row(
-                f"plain {'central' if central else 'forward'} loop, h=1e-5",
-                t,
-                f.calls // repeat,
-                t_gv,
-                f"{accuracy(g, exact):.1e}",
-            )
-        )
-    f = Counted(zoo.rosenbrock)
-    t, g = best_of(repeat, lambda: approx_fprime(x, f, 1e-8))
-    lines.append(row("scipy approx_fprime", t, f.calls // repeat, t_gv, f"{accuracy(g, exact):.1e}"))
-    f = Counted(zoo.rosenbrock)
-    t, _ = best_of(repeat, lambda: scipy_check_grad(f, zoo.rosenbrock_grad, x))
-    lines.append(row("scipy check_grad", t, f.calls // repeat, t_gv, "(one number)"))
-    for method in ("3-point", "cs"):
-        f = Counted(zoo.rosenbrock)
-        t, g = best_of(repeat, lambda f=f, method=method: approx_derivative(f, x, method=method))
-        lines.append(
-            row(f"scipy approx_derivative '{method}'", t, f.calls // repeat, t_gv, f"{accuracy(g, exact):.1e}")
-        )
+    for key, (seconds, out) in best.items():
+        name = key
+        if key == "vectorized":
+            name = f"{full}, vectorized=True"
+        elif key == "default":
+            name = f"gradverify check_grad, default ({out.method}, {out.mode})"
+        if isinstance(out, gv.Report):
+            acc = f"ok={out.ok}" if out.mode == "directional" else f"{accuracy(out.numerical, exact):.1e} (ok={out.ok})"
+        elif name == "scipy check_grad":
+            acc = "(one number)"
+        else:
+            acc = f"{accuracy(out, exact):.1e}"
+        lines.append(row(name, seconds, calls[key], t_gv, acc))
     return lines
 
 
@@ -229,40 +224,51 @@ def _one_entry_off(problem: zoo.Problem) -> tuple[Callable[[Any], Any], str]:
     return wrong, spec.describe(k)
 
 
+def _times(ratio: float) -> str:
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
+
+
+def _zoo_row(name: str, target: int, loop_coords: int) -> str:
+    problem = _zoo_at_size(name, target)
+    spec = gv_params.ParamSpec.of(problem.x0)
+    n = spec.size
+    t_gv, good = best_of(2, lambda: gv.check_grad(problem.f, problem.grad, problem.x0, seed=0))
+    wrong, entry = _one_entry_off(problem)
+    bad = gv.check_grad(problem.f, wrong, problem.x0, seed=0)
+    caught = "caught, named" if (not bad.ok and bad.worst_name == entry) else f"ok={bad.ok}, {bad.worst_name}"
+    # Peers cost one call of f per coordinate: timed on up to loop_coords
+    # coordinates and scaled to n (exact when n <= loop_coords).
+    flat = spec.flatten(problem.x0)
+    flat_f = lambda v: problem.f(spec.views(v))  # noqa: E731  (scipy wants a 1-D x)
+    coords = min(n, loop_coords)
+    if isinstance(problem.x0, np.ndarray):  # the course-notes loop works on x's own shape
+        t_loop, _ = best_of(1, lambda: plain_loop(problem.f, problem.x0.copy(), coords=coords))
+    else:  # a dict of arrays (mlp): the loop sees one flat vector
+        t_loop, _ = best_of(1, lambda: plain_loop(flat_f, flat.copy(), coords=coords))
+    t_loop *= (n + 1) / (coords + 1)
+    scipy_cell = "as the loop (n + 1 calls)"
+    if n <= loop_coords:
+        t_scipy, _ = best_of(1, lambda: approx_fprime(flat, flat_f, 1e-8))
+        scipy_cell = f"{t_scipy:.3g} s ({_times(t_scipy / t_gv)})"
+    return (
+        f"| {name} | {n} | {t_gv:.3g} s ({good.method}, {good.mode}, ok={good.ok}) | {good.evaluations} | "
+        f"{caught} ({bad.evaluations} calls) | {t_loop:.3g} s ({_times(t_loop / t_gv)}) | {scipy_cell} |"
+    )
+
+
 def zoo_table(sizes: tuple[int, ...], loop_coords: int) -> list[str]:
-    """Default check_grad against the plain forward loop and approx_fprime on the zoo's classifiers."""
+    """Default check_grad against the plain forward loop and approx_fprime on the zoo's classifiers.
+
+    Ratios in parentheses are the peer's time over gradverify's default; below
+    1 the peer is faster (and gives no verdict).
+    """
     lines = [
         "\n### Zoo classifiers (100 samples, 10 classes), default check_grad\n",
         "| problem | n | gradverify default | calls | one entry off by 1e-3 | plain forward loop | scipy approx_fprime |",
         "|---|---|---|---|---|---|---|",
     ]
     for name in ("softmax", "svm", "logistic", "mlp"):
-        for target in sizes:
-            problem = _zoo_at_size(name, target)
-            n = gv_params.ParamSpec.of(problem.x0).size
-            t_gv, good = best_of(1, lambda: gv.check_grad(problem.f, problem.grad, problem.x0, seed=0))
-            wrong, entry = _one_entry_off(problem)
-            bad = gv.check_grad(problem.f, wrong, problem.x0, seed=0)
-            caught = "caught, named" if (not bad.ok and bad.worst_name == entry) else f"ok={bad.ok}, {bad.worst_name}"
-            # Peers cost one call of f per coordinate: timed on up to loop_coords
-            # coordinates and scaled to n (exact when n <= loop_coords).
-            spec = gv_params.ParamSpec.of(problem.x0)
-            flat = spec.flatten(problem.x0)
-            flat_f = lambda v, f=problem.f, spec=spec: f(spec.views(v))  # noqa: E731  (scipy wants 1-D x)
-            if isinstance(problem.x0, np.ndarray):  # the course-notes loop works on x's own shape
-                t_loop, _ = best_of(1, lambda: plain_loop(problem.f, problem.x0.copy(), coords=min(n, loop_coords)))
-            else:  # a dict of arrays (mlp): the loop sees one flat vector
-                t_loop, _ = best_of(1, lambda: plain_loop(flat_f, flat.copy(), coords=min(n, loop_coords)))
-            t_loop *= (n + 1) / (min(n, loop_coords) + 1)
-            if n <= loop_coords:
-                t_scipy, _ = best_of(1, lambda: approx_fprime(flat, flat_f, 1e-8))
-                scipy_cell = f"{t_scipy:.3g} s ({t_scipy / t_gv:.0f}x)"
-            else:
-                scipy_cell = "as the loop (n + 1 calls)"
-            lines.append(
-                f"| {name} | {n} | {t_gv:.3g} s ({good.method}, {good.mode}, ok={good.ok}) | {good.evaluations} | "
-                f"{caught} ({bad.evaluations} calls) | {t_loop:.3g} s ({t_loop / t_gv:.0f}x) | {scipy_cell} |"
-            )
+        lines += [_zoo_row(name, target, loop_coords) for target in sizes]
     return lines
 
 
