@@ -25,6 +25,7 @@ from collections.abc import Callable
 import numpy as np
 
 from . import steps as rules
+from .check_full import _Judge
 from .diagnose import _factor_hint, _name_factor
 from .estimators import _complex_estimate, directional, refine
 from .evaluate import Evaluator
@@ -114,7 +115,9 @@ def directional_check(
         else:
             est = refine(ev, x, f0, idx, method, rules.steps_for(method, x)[idx], nz)
         N_found = est.value
-        floor = rules.FLOOR_FACTOR * eps_w * np.max(np.abs(np.concatenate([N_found, A[idx]])), axis=0, keepdims=True)
+        # The full check's floor (with its |f| / max(1, |x|) term), scaled by
+        # the larger of the found entries' estimates and analytic values.
+        floor = _Judge.at(x, f0, A, safety).floor(np.concatenate([N_found, A[idx]]))
         allowed_found = safety * est.bound + floor
     err_found = np.abs(A[idx] - N_found)
     wrong = np.any(err_found > allowed_found, axis=1) if len(idx) else np.zeros(0, bool)
