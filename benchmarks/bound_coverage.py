@@ -20,7 +20,7 @@ import numpy as np
 
 import gradverify as gv
 from gradverify import zoo
-from gradverify.params import ParamSpec
+from gradverify._core.params import ParamSpec
 from gradverify.steps import SAFETY
 
 

@@ -25,7 +25,8 @@ import numpy as np
 from scipy import stats
 
 from gradverify import zoo
-from gradverify.invariants import ALPHA_MARGIN, check_unbiased
+from gradverify.invariants import check_unbiased
+from gradverify.invariants._unbiased import ALPHA_MARGIN
 
 ALPHAS = (0.05, 0.01, 0.001)
 PROBLEMS = ("softmax", "logistic", "mlp", "svm")

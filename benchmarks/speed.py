@@ -31,8 +31,8 @@ from scipy.optimize import check_grad as scipy_check_grad
 from scipy.optimize._numdiff import approx_derivative
 
 import gradverify as gv
-from gradverify import params as gv_params
 from gradverify import zoo
+from gradverify._core import params as gv_params
 
 
 class Counted:

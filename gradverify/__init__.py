@@ -23,8 +23,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from .check import assert_grad, check_grad, check_jacobian, check_vjp
-    from .numerical import (
+    from ._core.check import assert_grad, check_grad, check_jacobian, check_vjp
+    from ._core.numerical import (
         GradientEstimate,
         TaylorResult,
         estimate_gradient,
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
         numerical_jacobian,
         taylor_test,
     )
-    from .report import Report
-    from .verification import VerifyResult, verifies, verify
+    from ._core.report import Report
+    from ._core.verification import VerifyResult, verifies, verify
 
 __version__ = "0.1.0"
 
@@ -42,20 +42,20 @@ __version__ = "0.1.0"
 # project that installed gradverify loads) imports neither numpy nor Hypothesis
 # until a check is actually made.
 _LAZY = {
-    "check_grad": "check",
-    "check_vjp": "check",
-    "check_jacobian": "check",
-    "assert_grad": "check",
-    "Report": "report",
-    "GradientEstimate": "numerical",
-    "TaylorResult": "numerical",
-    "estimate_gradient": "numerical",
-    "numerical_gradient": "numerical",
-    "numerical_jacobian": "numerical",
-    "taylor_test": "numerical",
-    "verify": "verification",
-    "verifies": "verification",
-    "VerifyResult": "verification",
+    "check_grad": "_core.check",
+    "check_vjp": "_core.check",
+    "check_jacobian": "_core.check",
+    "assert_grad": "_core.check",
+    "Report": "_core.report",
+    "GradientEstimate": "_core.numerical",
+    "TaylorResult": "_core.numerical",
+    "estimate_gradient": "_core.numerical",
+    "numerical_gradient": "_core.numerical",
+    "numerical_jacobian": "_core.numerical",
+    "taylor_test": "_core.numerical",
+    "verify": "_core.verification",
+    "verifies": "_core.verification",
+    "VerifyResult": "_core.verification",
 }
 _SUBMODULES = ("strategies", "descent", "invariants", "zoo", "steps")
 

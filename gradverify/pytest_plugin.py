@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:  # only for annotations: importing these loads numpy
-    from .check import Report
+    from ._core.check import Report
 
 __all__ = ["GradCheck"]
 
@@ -123,7 +123,7 @@ def _load_profile(name: str) -> None:
     from hypothesis import settings as hypothesis_settings
     from hypothesis.errors import InvalidArgument as HypothesisInvalidArgument
 
-    from .verification import register_profiles
+    from ._core.verification import register_profiles
 
     register_profiles()
     try:
@@ -394,7 +394,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _load_profile(settings.profile)
     elif str(config.getoption("hypothesis_profile", default=None) or "").startswith("gradverify-"):
         # `--hypothesis-profile=gradverify-ci` works too: register ours before Hypothesis loads it.
-        from .verification import register_profiles
+        from ._core.verification import register_profiles
 
         register_profiles()
     # xdist's hooks exist only when xdist is loaded: registering them otherwise is an error.

@@ -9,8 +9,8 @@ import pytest
 
 import gradverify as gv
 from gradverify import zoo
-from gradverify.evaluate import Evaluator
-from gradverify.params import ParamSpec
+from gradverify._core.evaluate import Evaluator
+from gradverify._core.params import ParamSpec
 
 METHODS = ["auto", "richardson", "central", "forward"]
 

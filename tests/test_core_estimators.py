@@ -7,9 +7,9 @@ import pytest
 
 import gradverify as gv
 from gradverify import steps, zoo
-from gradverify.estimators import exact_steps, measure_noise
-from gradverify.evaluate import Evaluator
-from gradverify.params import ParamSpec
+from gradverify._core.estimators import exact_steps, measure_noise
+from gradverify._core.evaluate import Evaluator
+from gradverify._core.params import ParamSpec
 
 # max |error| / max |gradient| each method must reach on the zoo in float64.
 ACCURACY = {"complex": 1e-13, "richardson": 1e-10, "central": 1e-8, "forward": 1e-6}

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import gradverify as gv
 from gradverify import zoo
-from gradverify.params import ParamSpec
+from gradverify._core.params import ParamSpec
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

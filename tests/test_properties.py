@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import gradverify as gv
 from gradverify import strategies as gst
 from gradverify import zoo
-from gradverify.params import ParamSpec
+from gradverify._core.params import ParamSpec
 
 SMOOTH = ("softmax", "logistic", "mlp", "rosenbrock")
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -18,8 +18,8 @@ from hypothesis.database import InMemoryExampleDatabase
 
 from gradverify import strategies as gst
 from gradverify import zoo
+from gradverify._core.verification import PROFILES, VerifyResult, register_profiles, verifies, verify
 from gradverify.errors import GradientMismatch, InvalidArgument, ShapeMismatch
-from gradverify.verification import PROFILES, VerifyResult, register_profiles, verifies, verify
 
 
 def chain(x):
@@ -220,7 +220,7 @@ def test_verify_works_in_a_plain_script():
         """
         import numpy as np
         from gradverify import strategies as gst
-        from gradverify.verification import verify
+        from gradverify._core.verification import verify
         r = verify(lambda x: np.sum(x[:-1] * x[1:]), lambda x: np.roll(x, 1) + np.roll(x, -1),
                    gst.weights(shape=gst.shapes(max_dims=1)), max_examples=30, seed=0)
         print(r.ok, r.counterexample.tolist())

@@ -1,0 +1,433 @@
+"""The verdict: is an analytic derivative right at this point?
+
+Each entry passes when ``|analytic - numerical| <= safety * bound + floor``
+where ``bound`` is the estimator's own error bound
+(:mod:`gradverify._core.estimators`) and ``safety`` and ``floor`` come from
+:mod:`gradverify.steps`.  ``check_grad``, ``check_vjp`` and ``check_jacobian``
+reduce to one routine on an ``(n, m)`` matrix of derivatives: ``n`` inputs,
+``m`` outputs (``m = 1`` for a gradient).
+
+This module is the front: the public functions, their options and ``_run``,
+which validates the options and picks the method
+(:mod:`gradverify._core.method`) and the mode; the checks themselves are in
+:mod:`gradverify._core.full` and :mod:`gradverify._core.directional`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import steps as rules
+from ..errors import GradientMismatch, InvalidArgument, NonFiniteValue
+from .estimators import measure_noise
+from .evaluate import Evaluator
+
+# The full check's constants are re-exported: they were defined here, and
+# scripts import them from gradverify.check.
+from .full import CONFIRM_MAX as CONFIRM_MAX
+from .full import NEAR_ZERO as NEAR_ZERO
+from .full import REPORT_ROWS as REPORT_ROWS
+from .full import UNRESOLVED_FRACTION as UNRESOLVED_FRACTION
+from .full import _full_check
+from .matrices import _analytic_matrix, _call_derivative, _flat_point
+from .method import _resolve_method
+from .params import ParamSpec
+from .report import Report
+from .validate import valid_seed
+
+__all__ = ["check_grad", "check_vjp", "check_jacobian", "assert_grad", "Report"]
+
+#: Full checks cost one or two calls per entry; above this many calls the
+#: default mode switches to random directions (see ``mode``).
+DEFAULT_BUDGET = 4096
+
+#: Random directions checked in directional mode by default.
+DEFAULT_DIRECTIONS = 2
+
+MODES = ("auto", "full", "directional")
+METHODS_PUBLIC = ("auto",) + rules.METHODS
+
+
+def _run(
+    kind: str,
+    f: Callable[[Any], Any],
+    spec: ParamSpec,
+    x: np.ndarray,
+    analytic_of: Callable[..., np.ndarray],
+    *,
+    method: str,
+    h: Any,
+    safety: float | None,
+    mode: str,
+    directions: int | None,
+    budget: int | None,
+    vectorized: bool,
+    seed: int | None,
+    name: str,
+    wrap_output: Callable[[Any], Any] | None = None,
+) -> Report:
+    """Validate the options, evaluate ``f`` at ``x``, choose the method and the mode, and check."""
+    _validate_options(method, mode, safety, budget, directions)
+    if h is not None and method == "auto":
+        method = "central"
+    seed = valid_seed(seed)
+    rng = np.random.default_rng(seed)
+    counter = [0]
+    f_used = wrap_output(f) if wrap_output else f
+    ev = Evaluator(f_used, spec, x, vectorized=vectorized, scalar=(kind == "gradient"), name=name, counter=counter)
+    f0 = ev.base_value()
+    out_shape = ev.out_shape or ()
+    A = analytic_of(out_shape)
+    safety_used = float(safety if safety is not None else rules.SAFETY.get(x.dtype, 4.0))
+    noise_cache: list = []
+
+    def noise() -> np.ndarray:
+        if not noise_cache:
+            noise_cache.append(measure_noise(ev, x, f0, rng))
+        return noise_cache[0]
+
+    def make_complex() -> Evaluator:
+        return Evaluator(
+            f_used,
+            spec,
+            x,
+            complex_step=True,
+            vectorized=vectorized,
+            scalar=(kind == "gradient"),
+            name=name,
+            counter=counter,
+        )
+
+    method_used, note, ev_c = _resolve_method(method, ev, x, f0, rng, noise, safety_used, make_complex)
+    notes = [note] if note else []
+    per_entry = 2 if method_used in ("central", "richardson") else 1
+    chosen_mode = _choose_mode(mode, directions, x.size * per_entry, budget, notes)
+    common: dict[str, Any] = dict(
+        kind=kind,
+        spec=spec,
+        x=x,
+        f0=f0,
+        A=A,
+        method=method_used,
+        ev=ev,
+        ev_c=ev_c,
+        noise=noise,
+        safety=safety_used,
+        notes=notes,
+        seed=seed,
+        counter=counter,
+        out_shape=out_shape,
+    )
+    if chosen_mode == "directional":
+        from .directional import directional_check
+
+        return directional_check(rng=rng, directions=directions or DEFAULT_DIRECTIONS, **common)
+    return _full_check(h=h, **common)
+
+
+def _validate_options(method: str, mode: str, safety: float | None, budget: int | None, directions: int | None) -> None:
+    """Refuse bad options before ``f`` is called, naming the argument and its value."""
+    if method not in METHODS_PUBLIC:
+        raise InvalidArgument(f"method={method!r} is not one of {', '.join(map(repr, METHODS_PUBLIC))}")
+    if mode not in MODES:
+        raise InvalidArgument(f"mode={mode!r} is not one of {', '.join(map(repr, MODES))}")
+    if safety is not None and (not np.isfinite(safety) or safety <= 0):
+        raise InvalidArgument(f"safety={safety!r} must be a positive number")
+    if budget is not None and (not isinstance(budget, (int, np.integer)) or budget < 1):
+        raise InvalidArgument(f"budget={budget!r} must be a positive int (calls of f)")
+    if directions is not None and (not isinstance(directions, (int, np.integer)) or directions < 1):
+        raise InvalidArgument(f"directions={directions!r} must be a positive int")
+
+
+def _choose_mode(mode: str, directions: int | None, cost: int, budget: int | None, notes: list) -> str:
+    """Resolve ``mode="auto"``: directional when directions are asked for or ``cost`` is over budget."""
+    if mode != "auto":
+        return mode
+    limit = budget if budget is not None else DEFAULT_BUDGET
+    if directions is not None:
+        notes.append(f"directional check of {directions} random directions, as asked")
+        return "directional"
+    if cost > limit:
+        notes.append(f"directional check chosen: a full check would cost ~{cost} calls, over the budget of {limit}")
+        return "directional"
+    return "full"
+
+
+# -- public entry points --------------------------------------------------------------------
+
+_DOC_OPTIONS = """
+    method : {"auto", "complex", "richardson", "central", "forward"}
+        The estimator.  ``"auto"`` uses complex-step when ``f`` is
+        complex-safe (verified on the spot, along a random direction) and
+        Richardson-extrapolated central differences otherwise.
+    h : float or array, optional
+        An explicit absolute step (one for all entries, or one per entry);
+        by default the rule of
+        :mod:`gradverify.steps`, adapted per entry where needed.
+    safety : float, optional
+        Multiplies the error bound in the verdict (default from
+        :data:`gradverify.steps.SAFETY`).
+    mode : {"auto", "full", "directional"}
+        ``"full"`` compares every entry; ``"directional"`` compares
+        derivatives along random directions and localises wrong entries by
+        bisection; ``"auto"`` picks full unless it would cost more than
+        ``budget`` calls.
+    directions : int, optional
+        Random directions to check (implies directional mode).
+    budget : int, optional
+        Calls of ``f`` a full check may cost before ``"auto"`` switches to
+        directions (default 4096).
+    vectorized : bool
+        ``f`` accepts a stack of points (leading axis of every leaf) and
+        returns one value per point, so perturbations are evaluated in chunks.
+    seed : int, optional
+        Seeds the random directions and the noise walk; a fresh seed is drawn
+        (and recorded in the report) when omitted.
+"""
+
+
+def check_grad(
+    f: Callable[[Any], Any],
+    grad: Callable[[Any], Any],
+    x: Any,
+    *,
+    method: str = "auto",
+    h: Any = None,
+    safety: float | None = None,
+    mode: str = "auto",
+    directions: int | None = None,
+    budget: int | None = None,
+    vectorized: bool = False,
+    seed: int | None = None,
+) -> Report:
+    """Check the gradient ``grad`` of the scalar function ``f`` at ``x``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> scalar``.  It must not modify ``x`` and must be deterministic.
+    grad : callable
+        ``grad(x)`` returns the gradient, with the structure of ``x``.
+    x : array or dict/tuple/list of arrays
+        The point.  Integer arrays are promoted to float64; float32 arrays are
+        worked in float32.  The caller's arrays are never modified.
+    {options}
+    Returns
+    -------
+    Report
+        ``report.ok`` is the verdict; ``str(report)`` explains it.
+
+    Raises
+    ------
+    NonFiniteValue
+        ``f`` or ``grad`` produced NaN or inf.
+    ShapeMismatch
+        ``grad(x)`` does not have the structure and shapes of ``x``.
+    InvalidArgument
+        ``f`` is not scalar, modifies its input, or is not deterministic.
+
+    Examples
+    --------
+    >>> import numpy as np, gradverify as gv
+    >>> f = lambda x: np.sum(x ** 3)
+    >>> gv.check_grad(f, lambda x: 3 * x ** 2, np.array([1.0, 2.0]), seed=0).ok
+    True
+    >>> gv.check_grad(f, lambda x: 3 * x, np.array([1.0, 2.0]), seed=0).ok
+    False
+    """
+    spec, flat = _flat_point(x)
+
+    def analytic(out_shape: tuple, point: np.ndarray = flat) -> np.ndarray:
+        return _analytic_matrix(_call_derivative(grad, spec, point, (), "grad"), spec, (), "grad(x)")
+
+    return _run(
+        "gradient",
+        f,
+        spec,
+        flat,
+        analytic,
+        method=method,
+        h=h,
+        safety=safety,
+        mode=mode,
+        directions=directions,
+        budget=budget,
+        vectorized=vectorized,
+        seed=seed,
+        name="f",
+    )
+
+
+def check_vjp(
+    f: Callable[[Any], Any],
+    vjp: Callable[[Any, Any], Any],
+    x: Any,
+    *,
+    cotangent: Any = None,
+    method: str = "auto",
+    h: Any = None,
+    safety: float | None = None,
+    mode: str = "auto",
+    directions: int | None = None,
+    budget: int | None = None,
+    vectorized: bool = False,
+    seed: int | None = None,
+) -> Report:
+    """Check a vector-Jacobian product (a backward pass) of an array function.
+
+    The check is that of the gradient of ``x -> sum(cotangent * f(x))``, whose
+    gradient is ``vjp(x, cotangent)``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> array``.
+    vjp : callable
+        ``vjp(x, cotangent)`` returns ``cotangent`` pulled back through the
+        Jacobian, with the structure of ``x``.
+    x : array or dict/tuple/list of arrays
+    cotangent : array, optional
+        Of the shape of ``f(x)``; a seeded standard normal one by default.
+    {options}
+    Returns
+    -------
+    Report
+
+    Examples
+    --------
+    >>> import numpy as np, gradverify as gv
+    >>> A = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    >>> gv.check_vjp(lambda x: A @ x, lambda x, ct: A.T @ ct, np.ones(2), seed=0).ok
+    True
+    """
+    spec, flat = _flat_point(x)
+    probe = Evaluator(f, spec, flat, scalar=False, vectorized=vectorized, name="f")
+    out = probe.at(flat, what="x")
+    out_shape = probe.out_shape or ()
+    if cotangent is None:
+        ct = np.random.default_rng(valid_seed(seed) + 1).standard_normal(out_shape)
+    else:
+        ct = np.asarray(cotangent, dtype=np.float64)
+        if ct.shape != tuple(out_shape):
+            from ..errors import ShapeMismatch
+
+            raise ShapeMismatch(f"cotangent has shape {ct.shape}, but f(x) has shape {tuple(out_shape)}")
+        if not np.all(np.isfinite(ct)):
+            raise NonFiniteValue("cotangent contains NaN or inf")
+    del out
+
+    def wrap(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        def contracted(p: Any) -> Any:
+            value = np.asarray(fn(p))
+            if vectorized:
+                return np.sum(value.reshape(value.shape[0], -1) * ct.reshape(1, -1), axis=1)
+            return np.sum(value * ct)
+
+        return contracted
+
+    def analytic(_: tuple, point: np.ndarray = flat) -> np.ndarray:
+        return _analytic_matrix(_call_derivative(vjp, spec, point, (ct.copy(),), "vjp"), spec, (), "vjp(x, cotangent)")
+
+    return _run(
+        "vjp",
+        f,
+        spec,
+        flat,
+        analytic,
+        method=method,
+        h=h,
+        safety=safety,
+        mode=mode,
+        directions=directions,
+        budget=budget,
+        vectorized=vectorized,
+        seed=seed,
+        name="f",
+        wrap_output=wrap,
+    )
+
+
+def check_jacobian(
+    f: Callable[[Any], Any],
+    jac: Callable[[Any], Any],
+    x: Any,
+    *,
+    method: str = "auto",
+    h: Any = None,
+    safety: float | None = None,
+    mode: str = "full",
+    directions: int | None = None,
+    budget: int | None = None,
+    vectorized: bool = False,
+    seed: int | None = None,
+) -> Report:
+    """Check the Jacobian ``jac`` of an array function ``f`` at ``x``.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x) -> array`` of shape ``S``.
+    jac : callable
+        ``jac(x)`` of shape ``S + x.shape`` (for dict/tuple/list parameters,
+        that structure with leaves ``S + leaf.shape``).
+    x : array or dict/tuple/list of arrays
+    {options}
+    Returns
+    -------
+    Report
+
+    Examples
+    --------
+    >>> import numpy as np, gradverify as gv
+    >>> f = lambda x: np.array([x[0] * x[1], np.sin(x[0])])
+    >>> jac = lambda x: np.array([[x[1], x[0]], [np.cos(x[0]), 0.0]])
+    >>> gv.check_jacobian(f, jac, np.array([0.5, 2.0]), seed=0).ok
+    True
+    """
+    spec, flat = _flat_point(x)
+    holder: dict = {}
+
+    def analytic(out_shape: tuple, point: np.ndarray = flat) -> np.ndarray:
+        holder["shape"] = out_shape
+        return _analytic_matrix(_call_derivative(jac, spec, point, (), "jac"), spec, out_shape, "jac(x)")
+
+    return _run(
+        "jacobian",
+        f,
+        spec,
+        flat,
+        analytic,
+        method=method,
+        h=h,
+        safety=safety,
+        mode=mode,
+        directions=directions,
+        budget=budget,
+        vectorized=vectorized,
+        seed=seed,
+        name="f",
+    )
+
+
+def assert_grad(f: Callable[[Any], Any], grad: Callable[[Any], Any], x: Any, **options: Any) -> Report:
+    """Like :func:`check_grad`, but raise :class:`GradientMismatch` on failure.
+
+    Returns the report when the gradient is right, so tests can look further.
+
+    Examples
+    --------
+    >>> import numpy as np, gradverify as gv
+    >>> _ = gv.assert_grad(np.sum, np.ones_like, np.zeros(3), seed=0)
+    """
+    __tracebackhide__ = True
+    report = check_grad(f, grad, x, **options)
+    if not report.ok:
+        raise GradientMismatch(report)
+    return report
+
+
+for _fn in (check_grad, check_vjp, check_jacobian):
+    _fn.__doc__ = (_fn.__doc__ or "").replace("    {options}\n", _DOC_OPTIONS.lstrip("\n"))

@@ -1,0 +1,98 @@
+"""Derivatives as (n, m) matrices: n inputs (the flat parameters), m outputs.
+
+The verdict layer compares analytic and numerical derivatives entry by entry on
+one matrix, whatever the structure of the user's parameters (one array, or a
+dict/tuple/list of arrays) and of the function's output (a scalar, or an
+array).  These helpers move between the two, validating on the way: the point
+must be finite, a derivative must have the structure and shapes of the point
+(with the output's shape in front), be finite, and leave its input alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputMutated, InvalidArgument, NonFiniteValue, ShapeMismatch
+from .params import ParamSpec
+
+__all__ = ["_analytic_matrix", "_call_derivative", "_flat_point", "_unflatten_matrix"]
+
+
+
+def _flat_point(x: Any, argname: str = "x") -> tuple[ParamSpec, np.ndarray]:
+    """The structure of ``x`` and a flat copy of it, refused if not finite."""
+    spec = ParamSpec.of(x, argname=argname)
+    if spec.size == 0:
+        raise InvalidArgument(f"{argname} has no entries (shapes {list(spec.shapes)}): there is nothing to check")
+    flat = spec.flatten(x, argname=argname)
+    if not np.all(np.isfinite(flat)):
+        bad = int(np.flatnonzero(~np.isfinite(flat))[0])
+        raise NonFiniteValue(f"{argname} contains {flat[bad]} at {spec.describe(bad)}; the point must be finite")
+    return spec, flat
+
+
+def _analytic_matrix(value: Any, spec: ParamSpec, out_shape: tuple, argname: str) -> np.ndarray:
+    """Flatten a derivative of structure like x (leaves out_shape + leaf shape) to (n, m)."""
+    m = int(np.prod(out_shape)) if out_shape else 1
+    if spec.kind == "array":
+        leaves = [value]
+    elif spec.kind == "dict":
+        if not isinstance(value, dict) or set(value) != set(spec.names):
+            got = sorted(map(str, value)) if isinstance(value, dict) else type(value).__name__
+            raise InvalidArgument(
+                f"{argname} returned {got}, expected a dict with keys {sorted(map(str, spec.names))} like x"
+            )
+        leaves = [value[k] for k in spec.names]
+    else:
+        if not isinstance(value, (tuple, list)) or len(value) != len(spec.names):
+            raise InvalidArgument(
+                f"{argname} returned {type(value).__name__}, expected a {spec.kind} of {len(spec.names)} arrays like x"
+            )
+        leaves = list(value)
+    blocks = []
+    for name, leaf, shape in zip(spec.names, leaves, spec.shapes):
+        arr = np.asarray(leaf)
+        where = "" if spec.kind == "array" else f"[{name!r}]"
+        want = tuple(out_shape) + tuple(shape)
+        if arr.shape != want:
+            raise ShapeMismatch(
+                f"{argname}{where} has shape {arr.shape}, but x{where} has shape {tuple(shape)}"
+                + (
+                    f" and f(x) has shape {tuple(out_shape)}, so it must be {want}"
+                    if out_shape
+                    else "; they must match"
+                )
+            )
+        if arr.dtype.kind not in "fiub":
+            raise InvalidArgument(f"{argname}{where} has dtype {arr.dtype}; a real numeric array is expected")
+        blocks.append(arr.astype(np.float64).reshape(m, -1).T)
+    A = np.concatenate(blocks, axis=0)
+    if not np.all(np.isfinite(A)):
+        i, j = np.argwhere(~np.isfinite(A))[0]
+        out = f", output {np.unravel_index(j, out_shape)}" if out_shape else ""
+        raise NonFiniteValue(
+            f"{argname} returned {A[i, j]} at entry {spec.describe(int(i))}{out}; the analytic derivative must be finite"
+        )
+    return A
+
+
+def _call_derivative(fn: Callable[..., Any], spec: ParamSpec, x: np.ndarray, args: tuple, argname: str) -> Any:
+    """``fn`` at a fresh copy of the point; an error if it modifies that copy."""
+    point = spec.unflatten(x)
+    snapshot = x.copy()
+    value = fn(point, *args)
+    if not np.array_equal(spec.flatten(point), snapshot):
+        raise InputMutated(f"{argname} modified its input in place; it must not modify x (copy before writing)")
+    return value
+
+
+def _unflatten_matrix(M: np.ndarray, spec: ParamSpec, out_shape: tuple) -> Any:
+    """(n, m) back to the structure of x with leaves out_shape + leaf shape."""
+    leaves = []
+    for shape, a, b in zip(spec.shapes, spec.offsets[:-1], spec.offsets[1:]):
+        block = M[a:b].T.reshape(tuple(out_shape) + tuple(shape))
+        leaves.append(block)
+    return spec.build(leaves)

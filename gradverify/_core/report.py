@@ -1,0 +1,192 @@
+"""The report of a derivative check: the verdict, its evidence, and a readable form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Report", "Row"]
+
+
+@dataclass(frozen=True)
+class Row:
+    """One entry of the comparison, for the readable table."""
+
+    name: str
+    analytic: float
+    numerical: float
+    error: float
+    allowed: float
+    note: str = ""
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist())
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return v if np.isfinite(v) else str(v)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    return value
+
+
+@dataclass
+class Report:
+    """The verdict of a derivative check, with its evidence.
+
+    Attributes
+    ----------
+    ok : bool
+        True when every entry agrees within its tolerance.
+    kind : str
+        ``"gradient"``, ``"vjp"`` or ``"jacobian"``.
+    method : str
+        The estimator actually used (``"auto"`` resolved).
+    mode : str
+        ``"full"`` (every coordinate) or ``"directional"`` (random directions).
+    h : float
+        The median step used.
+    evaluations : int
+        Calls of the function actually made (a vectorized call of k points
+        counts k).
+    max_abs_error, max_rel_error : float
+        Over all compared entries; the relative error of an entry is
+        ``|analytic - numerical| / max(|analytic|, |numerical|, allowed)``.
+    worst_index : tuple or None
+        The entry furthest outside (or closest to) its tolerance: an index
+        tuple, or ``(name, index)`` for dict/tuple/list parameters.
+    worst_name : str or None
+        The same as text, such as ``"W1[3, 4]"``.
+    safety, floor : float
+        The verdict is ``|analytic - numerical| <= safety * bound + floor``.
+    tolerance : array or structure
+        ``safety * bound + floor`` per entry (full mode).
+    diagnosis : str or None
+        The likely cause of a failure, in words.
+    pattern : str or None
+        Its short tag: ``"scale"``, ``"sign"``, ``"transpose"``, ``"entries"``,
+        ``"shift"``, ``"zero"``, ``"missing_term"``, ``"kink"`` or
+        ``"mismatch"``.
+    numerical, analytic : array or structure
+        The values compared (full mode; in directional mode the analytic
+        derivative and, for localised entries only, numerical values).
+    failures : int
+        How many entries (or directions) failed.
+    entries : int
+        How many entries were compared.
+    kinks : list of dict
+        Entries where f is not differentiable: both one-sided slopes and
+        whether the analytic value lies between them.
+    notes : list of str
+        What was decided on the way (method chosen and why, etc.).
+    seed : int
+        Replays the random choices of this check (``seed=...``).
+    """
+
+    ok: bool
+    kind: str
+    method: str
+    mode: str
+    h: float
+    evaluations: int
+    max_abs_error: float
+    max_rel_error: float
+    worst_index: Any
+    worst_name: str | None
+    safety: float
+    floor: float
+    diagnosis: str | None = None
+    pattern: str | None = None
+    numerical: Any = None
+    analytic: Any = None
+    tolerance: Any = None
+    failures: int = 0
+    entries: int = 0
+    kinks: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    seed: int | None = None
+    dtype: str = "float64"
+    rows: list = field(default_factory=list, repr=False)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def to_dict(self) -> dict:
+        """A JSON-safe dict of everything in the report."""
+        keys = [
+            "ok",
+            "kind",
+            "method",
+            "mode",
+            "h",
+            "evaluations",
+            "max_abs_error",
+            "max_rel_error",
+            "worst_index",
+            "worst_name",
+            "safety",
+            "floor",
+            "diagnosis",
+            "pattern",
+            "failures",
+            "entries",
+            "kinks",
+            "notes",
+            "seed",
+            "dtype",
+            "numerical",
+            "analytic",
+            "tolerance",
+        ]
+        out = {k: jsonable(getattr(self, k)) for k in keys}
+        out["rows"] = [jsonable(vars(r)) for r in self.rows]
+        return out
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.ok else "FAILED"
+        what = f"{self.kind} check {verdict}"
+        scope = (
+            f"all {self.entries} entries"
+            if self.mode == "full"
+            else f"{self.entries} random directions over the entries"
+        )
+        lines = [
+            f"gradverify: {what} ({self.method} differences, {scope}, {self.evaluations} calls of f, {self.dtype})"
+        ]
+        if self.diagnosis:
+            lines.append(f"  diagnosis: {self.diagnosis}")
+        if self.rows:
+            header = f"  {'entry':<16} {'analytic':>13} {'numerical':>13} {'|error|':>10} {'allowed':>10}"
+            lines.append(header)
+            for r in self.rows:
+                mark = "  <-- " + r.note if r.note else ""
+                lines.append(
+                    f"  {r.name:<16} {r.analytic:>13.6g} {r.numerical:>13.6g} {r.error:>10.3g} {r.allowed:>10.3g}{mark}"
+                )
+        if not self.ok:
+            lines.append(
+                f"  {self.failures} of {self.entries} {'entries' if self.mode == 'full' else 'checks'} outside tolerance"
+            )
+        for k in self.kinks[:3]:
+            lines.append(
+                f"  kink at {k['name']}: not differentiable here; left slope {k['left']:.6g}, right slope "
+                f"{k['right']:.6g}; analytic {k['analytic']:.6g} {'lies between them' if k['between'] else 'lies OUTSIDE them'}"
+            )
+        lines.append(
+            f"  max abs error {self.max_abs_error:.3g}, max rel error {self.max_rel_error:.3g}; "
+            f"verdict |analytic - numerical| <= {self.safety:g} x bound + floor ({self.floor:.3g}); h ~ {self.h:.3g}"
+        )
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        if self.seed is not None:
+            lines.append(f"  seed {self.seed} (pass seed={self.seed} to replay)")
+        return "\n".join(lines)
