@@ -12,6 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    CheckInconclusive,
     GradientMismatch,
     GradverifyError,
     InputMutated,
@@ -60,6 +61,7 @@ _LAZY = {
 _SUBMODULES = ("strategies", "descent", "invariants", "zoo", "steps")
 
 __all__ = [
+    "CheckInconclusive",
     "GradientEstimate",
     "GradientMismatch",
     "GradverifyError",

@@ -18,6 +18,7 @@ __all__ = [
     "NonDeterministicFunction",
     "InputMutated",
     "GradientMismatch",
+    "CheckInconclusive",
 ]
 
 
@@ -65,3 +66,14 @@ class GradientMismatch(GradverifyError, AssertionError):
     def __init__(self, report: Any) -> None:
         self.report = report
         super().__init__(str(report))
+
+
+class CheckInconclusive(GradientMismatch):
+    """A check could not have seen a bug of a meaningful size, so it did not pass.
+
+    Raised by the assertion helpers when ``report.outcome == "inconclusive"``
+    (f quantised, noisy, jumping inside the step, computed in a lower
+    precision than x, or every estimate non-finite).  It is a
+    :class:`GradientMismatch` (and so an ``AssertionError``): a test that
+    asserts a derivative is right fails when the check cannot tell.
+    """

@@ -18,6 +18,8 @@ class ExitCode(IntEnum):
     USAGE = 2
     #: The user's function (or derivative) raised an exception while being checked.
     FUNCTION_ERROR = 3
+    #: A check was inconclusive: it could not have seen a bug of a meaningful size (see the report).
+    INCONCLUSIVE = 4
     #: Interrupted with Ctrl-C.
     INTERRUPTED = 130
 
