@@ -20,17 +20,24 @@ Settings, strongest first: keyword arguments of a ``gradcheck`` call, the
 ``--gradverify-max-examples``, ``--gradverify-profile``, ``--gradverify-seed``),
 the ini file (``gradverify_method`` and so on).
 
-Under pytest-xdist each worker counts its own checks and hands the counts to
-the controller in ``workeroutput``; the controller adds them up, so the summary
-totals are the same with ``-n 2`` as without xdist.
+Every call of the fixture is counted, whatever its outcome: passed, failed,
+inconclusive (the check could not have seen a bug of a meaningful size), or
+raised (bad input such as a ``ShapeMismatch``, or the user's function
+crashing).  Each test's checks travel with its own test reports, which is how
+pytest-xdist already moves results to the controller, so the totals are the
+same with ``-n 2`` under every ``--dist`` mode as without xdist; a test whose
+worker crashed under it (``os._exit``, a segfault) is named in the summary as
+lost, because the checks it ran died with the worker.
 """
 
 from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -109,7 +116,9 @@ def _resolve(config: pytest.Config) -> Settings:
         try:
             seed = int(raw["seed"])
         except ValueError:
-            raise pytest.UsageError(f"gradverify seed={raw['seed']!r} is not an integer") from None
+            seed = -1
+        if seed < 0:
+            raise pytest.UsageError(f"gradverify seed={raw['seed']!r} is not an integer >= 0") from None
     else:
         # The one unseeded draw: it picks the session seed, which the header and the
         # summary print so that --gradverify-seed replays the run.
@@ -137,17 +146,39 @@ def _load_profile(name: str) -> None:
 
 # -- what the checks found ----------------------------------------------------------------
 
+#: The outcomes a check of the fixture can have; "raised" is a check that did not reach a
+#: verdict because something raised (bad input such as a ShapeMismatch or a NonFiniteValue,
+#: or the user's own function crashing).
+OUTCOMES = ("passed", "failed", "inconclusive", "raised")
 
-def _record(report: Any, nodeid: str) -> dict[str, Any]:
+
+def _outcome(report: Any) -> str:
+    # The core's Report.outcome; reports that predate it only have ok.
+    outcome = str(getattr(report, "outcome", "passed" if report.ok else "failed"))
+    return outcome if outcome in OUTCOMES else ("passed" if report.ok else "failed")
+
+
+def _record(report: Any, nodeid: str, kind: str | None = None) -> dict[str, Any]:
     """The part of a report the summary needs, as plain data that xdist can send."""
     rel = getattr(report, "max_rel_error", None)
     return {
         "nodeid": nodeid,
-        "kind": str(getattr(report, "kind", "gradient")),
-        "ok": bool(report.ok),
+        "kind": kind or str(getattr(report, "kind", "gradient")),
+        "outcome": _outcome(report),
         "max_rel_error": None if rel is None else float(rel),
         "where": getattr(report, "worst_name", None),
-        "diagnosis": getattr(report, "diagnosis", None),
+        "error": None,
+    }
+
+
+def _raised(error: BaseException, nodeid: str, kind: str) -> dict[str, Any]:
+    return {
+        "nodeid": nodeid,
+        "kind": kind,
+        "outcome": "raised",
+        "max_rel_error": None,
+        "where": None,
+        "error": type(error).__name__,
     }
 
 
@@ -165,28 +196,42 @@ def _worse(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any]
 
 @dataclass
 class Stats:
-    """Counts of one process's checks; a controller adds up its workers' with :meth:`merge`."""
+    """Counts of the session's checks, added up on the controller from the test reports."""
 
-    checks: int = 0
-    failed: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     worst: dict[str, Any] | None = None
-    failures: list[dict[str, Any]] = field(default_factory=list)
+    #: Every check that did not pass, in the order the reports arrived.
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    #: Tests that used the fixture (seen in a report), and those whose worker crashed under them.
+    used: set[str] = field(default_factory=set)
+    lost: list[str] = field(default_factory=list)
+
+    @property
+    def checks(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def failed(self) -> int:
+        return self.counts["failed"]
 
     def add(self, record: dict[str, Any]) -> None:
-        self.checks += 1
-        if not record["ok"]:
-            self.failed += 1
-            self.failures.append(record)
+        outcome = record.get("outcome", "failed")
+        self.counts[outcome if outcome in self.counts else "failed"] += 1
+        if outcome != "passed":
+            self.problems.append(record)
         self.worst = _worse(self.worst, record)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"checks": self.checks, "failed": self.failed, "worst": self.worst, "failures": self.failures}
-
-    def merge(self, data: dict[str, Any]) -> None:
-        self.checks += int(data.get("checks", 0))
-        self.failed += int(data.get("failed", 0))
-        self.failures.extend(data.get("failures", []))
-        self.worst = _worse(self.worst, data.get("worst"))
+    def take(self, report: Any) -> None:
+        """Count the checks a test report carries; a worker crash under a fixture user is a loss."""
+        for record in getattr(report, "gradverify_checks", None) or ():
+            self.add(record)
+        if getattr(report, "gradverify_used", False):
+            self.used.add(report.nodeid)
+        # pytest-xdist reports a test whose worker died under it with when="???": the checks
+        # that test ran were still in the dead worker's memory.
+        if report.when not in ("setup", "call", "teardown") and report.nodeid in self.used:
+            if report.nodeid not in self.lost:
+                self.lost.append(report.nodeid)
 
 
 @dataclass
@@ -196,9 +241,30 @@ class _State:
 
 
 _STATE = pytest.StashKey[_State]()
+#: The checks a test ran that no report has carried yet, and whether it used the fixture.
+_PENDING = pytest.StashKey[list[dict[str, Any]]]()
 
 
 # -- the fixture ----------------------------------------------------------------------------
+
+
+def _own_frames_dropped(error: BaseException) -> BaseException:
+    """``error`` with gradverify's own frames cut out of its traceback.
+
+    A ``NonFiniteValue`` raised deep in the check would otherwise show pages of
+    gradverify's source; the user's own frames (their f crashing) are kept.
+    """
+    package = str(Path(__file__).resolve().parent)
+    kept: list[TracebackType] = []
+    tb = error.__traceback__
+    while tb is not None:
+        if not str(Path(tb.tb_frame.f_code.co_filename).resolve()).startswith(package):
+            kept.append(tb)
+        tb = tb.tb_next
+    rebuilt: TracebackType | None = None
+    for frame in reversed(kept):
+        rebuilt = TracebackType(rebuilt, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
+    return error.with_traceback(rebuilt)
 
 
 class GradCheck:
@@ -207,15 +273,26 @@ class GradCheck:
     Calling it runs :func:`gradverify.check_grad`; :meth:`vjp`, :meth:`jacobian`
     and :meth:`verify` run the other checks.  Each returns the report when the
     derivative is right and fails the test with the readable report when it is
-    not.  Options come from the call, else the ``gradverify`` marker, else the
-    command line and ini file.
+    not (``GradientMismatch``, or ``CheckInconclusive`` when the check could not
+    tell).  Options come from the call, else the ``gradverify`` marker, else the
+    command line and ini file.  Every call is counted in the summary, whatever
+    it raised.
     """
 
-    def __init__(self, nodeid: str, defaults: dict[str, Any], session_seed: int, stats: Stats) -> None:
+    def __init__(
+        self,
+        nodeid: str,
+        defaults: dict[str, Any],
+        session_seed: int,
+        sink: list[dict[str, Any]],
+        *,
+        full_trace: bool = False,
+    ) -> None:
         self.nodeid = nodeid
         self.defaults = defaults
         self.session_seed = session_seed
-        self._stats = stats
+        self._sink = sink
+        self._full_trace = full_trace
         #: Every report this test produced, in order.
         self.reports: list[Any] = []
 
@@ -232,39 +309,96 @@ class GradCheck:
             merged["seed"] = zlib.crc32(key.encode())
         return merged
 
-    def _judge(self, report: Report, message: str | None = None) -> Report:
+    def _message(self, report: Any, derived_seed: bool) -> str:
+        """The report, with its replay line telling the same seed story as the summary."""
+        text = str(report)
+        seed = getattr(report, "seed", None)
+        if not derived_seed or seed is None:
+            return text
+        lines = [line for line in text.splitlines() if not line.strip().startswith(f"seed {seed} ")]
+        lines.append(
+            f"  seed {seed}, derived from the session's: replay with --gradverify-seed={self.session_seed} "
+            f"(or pass seed={seed} to this call)"
+        )
+        return "\n".join(lines)
+
+    def _judge(self, report: Report, kind: str, derived_seed: bool, suffix: str = "") -> Report:
         __tracebackhide__ = True
         self.reports.append(report)
-        self._stats.add(_record(report, self.nodeid))
-        if not report.ok:
-            from .errors import GradientMismatch
+        record = _record(report, self.nodeid, kind)
+        self._sink.append(record)
+        if record["outcome"] == "passed":
+            return report
+        from .errors import CheckInconclusive, GradientMismatch
 
-            error = GradientMismatch(report)
-            if message is not None:
-                error.args = (message,)
-            raise error
-        return report
+        error = (CheckInconclusive if record["outcome"] == "inconclusive" else GradientMismatch)(report)
+        error.args = (self._message(report, derived_seed) + suffix,)
+        raise error
+
+    def _run(self, kind: str, check: Callable[..., Any], *args: Any, options: dict[str, Any]) -> Any:
+        __tracebackhide__ = True
+        merged = self._options(options, verify=kind == "verify")
+        derived = options.get("seed", self.defaults.get("seed")) is None
+        try:
+            outcome = check(*args, **merged)
+        except BaseException as error:
+            # Counted before it propagates: bad input, the user's f crashing, even
+            # KeyboardInterrupt (which stops the session, but is not silently dropped).
+            self._sink.append(_raised(error, self.nodeid, kind))
+            if self._full_trace:
+                raise
+            raise _own_frames_dropped(error) from error.__cause__
+        if kind != "verify":
+            return self._judge(outcome, kind, derived)
+        return self._verdict_of_verify(outcome, derived)
+
+    def _verdict_of_verify(self, result: Any, derived: bool) -> Any:
+        __tracebackhide__ = True
+        if result.ok:
+            self.reports.append(result)
+            self._sink.append(
+                {
+                    "nodeid": self.nodeid,
+                    "kind": "verify",
+                    "outcome": "passed",
+                    "max_rel_error": None,
+                    "where": None,
+                    "error": None,
+                }
+            )
+            return result
+        if result.report is not None:
+            return self._judge(
+                result.report, "verify", derived, f"\nminimal failing input (shrunk): {result.counterexample!r}"
+            )
+        # A failure without a report: the derivative raised, e.g. a ShapeMismatch.
+        error = result.error
+        assert error is not None
+        self.reports.append(result)
+        self._sink.append(_raised(error, self.nodeid, "verify"))
+        error.args = (f"{error}\nminimal failing input (shrunk): {result.counterexample!r}",)
+        raise _own_frames_dropped(error)
 
     def __call__(self, f: Callable[..., Any], grad: Callable[..., Any], x: Any, **options: Any) -> Report:
         """Check ``grad`` against ``f`` at ``x``; see :func:`gradverify.check_grad`."""
         __tracebackhide__ = True
         from . import check_grad
 
-        return self._judge(check_grad(f, grad, x, **self._options(options, verify=False)))
+        return self._run("gradient", check_grad, f, grad, x, options=options)
 
     def vjp(self, f: Callable[..., Any], vjp: Callable[..., Any], x: Any, **options: Any) -> Report:
         """Check a vector-Jacobian product; see :func:`gradverify.check_vjp`."""
         __tracebackhide__ = True
         from . import check_vjp
 
-        return self._judge(check_vjp(f, vjp, x, **self._options(options, verify=False)))
+        return self._run("vjp", check_vjp, f, vjp, x, options=options)
 
     def jacobian(self, f: Callable[..., Any], jac: Callable[..., Any], x: Any, **options: Any) -> Report:
         """Check a full Jacobian; see :func:`gradverify.check_jacobian`."""
         __tracebackhide__ = True
         from . import check_jacobian
 
-        return self._judge(check_jacobian(f, jac, x, **self._options(options, verify=False)))
+        return self._run("jacobian", check_jacobian, f, jac, x, options=options)
 
     def verify(self, f: Callable[..., Any], grad: Callable[..., Any], inputs: Any, **options: Any) -> Any:
         """Check ``grad`` on Hypothesis-drawn ``inputs``; see :func:`gradverify.verify`.
@@ -278,42 +412,28 @@ class GradCheck:
 
         from . import verify
 
-        merged = self._options(options, verify=True)
-        if "max_examples" not in merged and "settings" not in merged:
-            merged["settings"] = hypothesis_settings.default
-        result = verify(f, grad, inputs, **merged)
-        if result.ok:
-            self.reports.append(result)
-            self._stats.add(
-                {
-                    "nodeid": self.nodeid,
-                    "kind": "verify",
-                    "ok": True,
-                    "max_rel_error": None,
-                    "where": None,
-                    "diagnosis": None,
-                }
-            )
-            return result
-        if result.report is not None:
-            message = f"{result.report}\nminimal failing input (shrunk): {result.counterexample!r}"
-            self._judge(result.report, message)
-        # A failure without a report: the derivative raised, e.g. a ShapeMismatch.
-        error = result.error
-        self.reports.append(result)
-        self._stats.add(
-            {
-                "nodeid": self.nodeid,
-                "kind": "verify",
-                "ok": False,
-                "max_rel_error": None,
-                "where": None,
-                "diagnosis": f"{type(error).__name__}: {error}".splitlines()[0],
-            }
+        if "max_examples" not in {**self.defaults, **options} and "settings" not in options:
+            options = {**options, "settings": hypothesis_settings.default}
+        return self._run("verify", verify, f, grad, inputs, options=options)
+
+
+def _marker_options(marker: Any) -> dict[str, Any]:
+    if marker.args:
+        pytest.fail(
+            "the gradverify marker takes keyword arguments only, e.g. "
+            "@pytest.mark.gradverify(method='central', max_examples=20)",
+            pytrace=False,
         )
-        assert error is not None
-        error.args = (f"{error}\nminimal failing input (shrunk): {result.counterexample!r}",)
-        raise error
+    unknown = sorted(set(marker.kwargs) - MARKER_KEYS)
+    if unknown:
+        pytest.fail(
+            f"the gradverify marker does not take {', '.join(unknown)}; it takes {', '.join(sorted(MARKER_KEYS))}",
+            pytrace=False,
+        )
+    seed = marker.kwargs.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64):
+        pytest.fail(f"the gradverify marker's seed={seed!r} is not a seed: give an integer >= 0", pytrace=False)
+    return dict(marker.kwargs)
 
 
 @pytest.fixture
@@ -330,20 +450,10 @@ def gradcheck(request: pytest.FixtureRequest) -> GradCheck:
         defaults["max_examples"] = state.settings.max_examples
     marker = request.node.get_closest_marker("gradverify")
     if marker is not None:
-        if marker.args:
-            pytest.fail(
-                "the gradverify marker takes keyword arguments only, e.g. "
-                "@pytest.mark.gradverify(method='central', max_examples=20)",
-                pytrace=False,
-            )
-        unknown = sorted(set(marker.kwargs) - MARKER_KEYS)
-        if unknown:
-            pytest.fail(
-                f"the gradverify marker does not take {', '.join(unknown)}; it takes {', '.join(sorted(MARKER_KEYS))}",
-                pytrace=False,
-            )
-        defaults.update(marker.kwargs)
-    return GradCheck(request.node.nodeid, defaults, state.settings.seed, state.stats)
+        defaults.update(_marker_options(marker))
+    sink = request.node.stash.setdefault(_PENDING, [])
+    full_trace = bool(request.config.getoption("fulltrace", default=False))
+    return GradCheck(request.node.nodeid, defaults, state.settings.seed, sink, full_trace=full_trace)
 
 
 # -- hooks ------------------------------------------------------------------------------------
@@ -390,6 +500,8 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     settings = _resolve(config)
     config.stash[_STATE] = _State(settings)
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_Counter(config.stash[_STATE].stats), "gradverify-counter")
     if settings.profile is not None:
         _load_profile(settings.profile)
     elif str(config.getoption("hypothesis_profile", default=None) or "").startswith("gradverify-"):
@@ -415,13 +527,31 @@ def _describe(settings: Settings) -> str:
     return f"method={settings.method}, max_examples={examples}, profile={profile}, seed={settings.seed}"
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    config = session.config
-    workeroutput = getattr(config, "workeroutput", None)
-    if workeroutput is not None and _STATE in config.stash:
-        # On an xdist worker: hand the counts to the controller (they travel with
-        # the "workerfinished" event, which xdist sends after this hook).
-        workeroutput["gradverify"] = config.stash[_STATE].stats.to_dict()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    # Each phase's report carries the checks run since the last one, so every check
+    # reaches the controller with the test's own report, whichever worker ran it.
+    pending = item.stash.get(_PENDING, None)
+    if pending is not None:
+        report.gradverify_used = True
+        report.gradverify_checks = list(pending)
+        pending.clear()
+    return report
+
+
+class _Counter:
+    """Counts the checks in every test report, in the process that prints the summary.
+
+    Under xdist that is the controller, which sees every worker's reports as they
+    arrive; a worker only attaches its checks to its reports.
+    """
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.stats.take(report)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -429,36 +559,47 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         return
     state = config.stash[_STATE]
     stats = state.stats
-    if stats.checks == 0:
+    if stats.checks == 0 and not stats.lost:
         return
     write = terminalreporter.write_line
     terminalreporter.write_sep("=", "gradverify")
     noun = "check" if stats.checks == 1 else "checks"
-    write(f"{stats.checks} {noun} run, {stats.failed} failed ({_describe(state.settings)})")
+    counts = ", ".join(f"{stats.counts[o]} {o}" for o in OUTCOMES)
+    write(f"{stats.checks} {noun} run: {counts} ({_describe(state.settings)})")
+    if stats.lost:
+        tests = "test" if len(stats.lost) == 1 else "tests"
+        write(
+            f"LOST: the checks of {len(stats.lost)} {tests} whose xdist worker crashed are not in these totals: "
+            + ", ".join(stats.lost)
+        )
     worst = stats.worst
     if worst is not None and worst.get("max_rel_error") is not None:
         where = f"{worst['where']} in " if worst.get("where") else ""
         write(f"worst relative error: {worst['max_rel_error']:.3g} at {where}{worst['nodeid']} ({worst['kind']})")
-        diagnosis = worst.get("diagnosis") or ("none: within tolerance" if worst["ok"] else "none")
-        write(f"diagnosis: {diagnosis}")
-    for record in sorted(stats.failures, key=lambda r: r["nodeid"])[:_MAX_LISTED_FAILURES]:
-        where = f" at {record['where']}" if record.get("where") else ""
-        write(f"FAILED {record['nodeid']}{where}: {record['diagnosis'] or 'mismatch'}")
-    if len(stats.failures) > _MAX_LISTED_FAILURES:
-        write(f"... and {len(stats.failures) - _MAX_LISTED_FAILURES} more failed checks")
+    # One line per check that did not pass: where it is, not its diagnosis (the
+    # failure's own report above says that once).
+    for record in sorted(stats.problems, key=lambda r: r["nodeid"])[:_MAX_LISTED_FAILURES]:
+        write(_problem_line(record))
+    if len(stats.problems) > _MAX_LISTED_FAILURES:
+        write(f"... and {len(stats.problems) - _MAX_LISTED_FAILURES} more checks that did not pass")
     write(f"replay the checks' random choices with --gradverify-seed={state.settings.seed}")
 
 
+def _problem_line(record: dict[str, Any]) -> str:
+    outcome, nodeid, kind = record["outcome"], record["nodeid"], record["kind"]
+    if outcome == "raised":
+        return f"RAISED {nodeid}: {record.get('error') or 'an exception'} in the {kind} check"
+    where = f" at {record['where']}" if record.get("where") else ""
+    rel = record.get("max_rel_error")
+    size = f", relative error {rel:.3g}" if rel is not None else ""
+    return f"{outcome.upper()} {nodeid}: {kind} check{where}{size}"
+
+
 class _XdistHooks:
-    """The controller's side of pytest-xdist: send the seed out, add the counts up."""
+    """The controller's side of pytest-xdist: send the session seed to every worker."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["gradverify_seed"] = self.config.stash[_STATE].settings.seed
-
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        data = getattr(node, "workeroutput", {}).get("gradverify")
-        if data:
-            self.config.stash[_STATE].stats.merge(data)
