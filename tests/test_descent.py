@@ -331,3 +331,63 @@ def test_smoothness_of_logistic_regression_is_below_its_hessian_bound():
     # At w = 0 every sigmoid' is exactly 1/4: the Hessian is X'X / (4N) + reg I.
     exact = np.linalg.eigvalsh(X.T @ X / (4 * len(X))).max() + 0.1
     assert s.L == pytest.approx(exact, rel=1e-5)
+
+
+# -- the caller's data and the callback's answer ---------------------------------------------
+
+
+def test_minibatch_descent_reports_a_loss_that_normalises_its_data_and_keeps_the_data():
+    from gradverify.errors import InputMutated
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((20, 2)) + 3.0
+    y = X @ np.array([1.0, 2.0])
+    before = X.copy()
+
+    def loss(w, X, y):
+        X /= np.linalg.norm(X, axis=0)
+        return float(0.5 * np.mean((X @ w - y) ** 2))
+
+    def grad(w, X, y):
+        return X.T @ (X @ w - y) / len(y)
+
+    for run in (
+        lambda: descent.minibatch_gradient_descent(
+            loss, grad, np.zeros(2), (X, y), step_size=0.1, batch_size=5, steps=3, seed=0
+        ),
+        lambda: descent.sgd(loss, grad, np.zeros(2), (X, y), step_size=0.1, steps=3, seed=0),
+    ):
+        with pytest.raises(InputMutated, match=r"loss\(w, \*data\) wrote into data\[0\] in place"):
+            run()
+        np.testing.assert_array_equal(X, before)
+
+
+def test_loss_and_grad_each_get_their_own_weights():
+    seen = []
+
+    def loss(w):
+        w *= 0.0  # a careless loss: it must not change the point grad is asked about
+        return 0.0
+
+    def grad(w):
+        seen.append(w.copy())
+        return np.zeros_like(w)
+
+    descent.gradient_descent(loss, grad, np.ones(2), step_size=0.1, steps=1)
+    assert all(np.array_equal(w, np.ones(2)) for w in seen)
+
+
+@pytest.mark.parametrize("answer", [np.ones(2), "stop", 1])
+def test_a_callback_returning_something_else_than_a_bool_is_a_clear_error(answer):
+    with pytest.raises(InvalidArgument, match=r"callback returned .*it must return True to stop the run"):
+        descent.gradient_descent(
+            lambda w: 0.5 * np.sum(w**2), lambda w: w, np.ones(2), step_size=0.1, steps=3, callback=lambda *a: answer
+        )
+
+
+@pytest.mark.parametrize("answer, steps", [(None, 3), (False, 3), (True, 0), (np.bool_(True), 0)])
+def test_a_callback_stops_on_true_and_goes_on_on_none_or_false(answer, steps):
+    run = descent.gradient_descent(
+        lambda w: 0.5 * np.sum(w**2), lambda w: w, np.ones(2), step_size=0.1, steps=3, callback=lambda *a: answer
+    )
+    assert run.steps == steps

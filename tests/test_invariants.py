@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from gradverify import invariants as inv
 from gradverify import strategies as gst
 from gradverify import zoo
-from gradverify.errors import InvalidArgument
+from gradverify.errors import InputMutated, InvalidArgument, NonFiniteValue
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -386,3 +386,102 @@ def test_bad_arguments_are_named(call, match):
     f, g, _ = zoo_fns("softmax", 0.1)
     with pytest.raises(InvalidArgument, match=match):
         call(f, g, w, data)
+
+
+# -- the caller's data is protected; non-finite values and absurd steps are refused ----------
+
+
+def _normalising_loss() -> tuple:
+    """A least-squares loss that centres X in place (a common slip), its gradient and data."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((24, 3)) + 5.0
+    y = X @ np.array([1.0, -2.0, 0.5])
+
+    def loss(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
+        X -= X.mean(axis=0)
+        return float(0.5 * np.mean((X @ w - y) ** 2))
+
+    def grad(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return X.T @ (X @ w - y) / len(y)
+
+    return loss, grad, X, y
+
+
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("check_descent_direction", lambda f, g, d: inv.check_descent_direction(f, g, np.zeros(3), d, seed=0)),
+        ("check_monotone_decrease", lambda f, g, d: inv.check_monotone_decrease(f, g, np.zeros(3), d, steps=3)),
+        (
+            "check_minibatch_agreement",
+            lambda f, g, d: inv.check_minibatch_agreement(f, g, np.zeros(3), d, batch_size=6, seed=0),
+        ),
+        ("check_unbiased", lambda f, g, d: inv.check_unbiased(f, g, np.zeros(3), d, batch_size=6, seed=0)),
+        ("check_step_size_limit", lambda f, g, d: inv.check_step_size_limit(f, g, np.zeros(3), d)),
+    ],
+)
+def test_a_loss_that_writes_into_its_data_is_reported_and_the_data_kept(name, call):
+    loss, grad, X, y = _normalising_loss()
+    before = X.copy()
+    with pytest.raises(InputMutated, match=rf"^{name}: loss\(w, \*data\) wrote into data\[0\] in place"):
+        call(loss, grad, (X, y))
+    np.testing.assert_array_equal(X, before)
+
+
+def test_a_gradient_that_writes_into_its_data_is_named_too():
+    loss, grad, X, y = _normalising_loss()
+
+    def pure(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
+        return float(0.5 * np.mean((X @ w - y) ** 2))
+
+    def grad_writing_y(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        y += 1.0
+        return X.T @ (X @ w - y) / len(y)
+
+    y_before = y.copy()
+    with pytest.raises(InputMutated, match=r"grad\(w, \*data\) wrote into data\[1\]"):
+        inv.check_unbiased(pure, grad_writing_y, np.zeros(3), (X, y), batch_size=6, seed=0)
+    np.testing.assert_array_equal(y, y_before)
+
+
+def test_pure_functions_are_unaffected_by_the_protection():
+    _, grad, X, y = _normalising_loss()
+
+    def pure(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
+        return float(0.5 * np.mean((X @ w - y) ** 2))
+
+    assert inv.check_unbiased(pure, grad, np.zeros(3), (X, y), batch_size=6, seed=0).ok
+    assert X.flags.writeable and y.flags.writeable  # the caller's arrays keep their flags
+
+
+@pytest.mark.parametrize("which", ["grad", "loss"])
+def test_check_unbiased_refuses_non_finite_values(which):
+    _, grad, X, y = _normalising_loss()
+
+    def loss(w: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
+        return float(0.5 * np.mean((X @ w - y) ** 2))
+
+    if which == "grad":
+        bad_grad, bad_loss = (lambda w, X, y: grad(w, X, y) * np.nan), loss
+    else:
+        bad_grad, bad_loss = grad, (lambda w, X, y: np.nan)
+    with pytest.raises(NonFiniteValue, match=rf"check_unbiased: {which}\(w, \*batch\) returned nan"):
+        inv.check_unbiased(bad_loss, bad_grad, np.zeros(3), (X, y), batch_size=6, seed=0)
+
+
+@pytest.mark.parametrize("step_size", [1e200, 1e300])
+def test_an_absurd_step_size_is_a_clear_error(step_size):
+    f, g = (lambda w: 0.5 * np.sum(w**2)), (lambda w: w)
+    with pytest.raises(InvalidArgument, match=r"step_size=1e\+[23]00 is .* times the stable limit 2/L = 2"):
+        inv.check_monotone_decrease(f, g, np.ones(3), step_size=step_size)
+
+
+def test_a_step_size_beyond_the_limit_is_still_a_finding_not_an_error():
+    report = inv.check_monotone_decrease(lambda w: 0.5 * np.sum(w**2), lambda w: w, np.ones(3), step_size=10.0)
+    assert not report.ok and report.pattern in ("step_size", "diverged")
+
+
+def test_a_plain_scale_bug_without_data_is_not_blamed_on_batches():
+    report = inv.check_descent_direction(lambda w: 0.5 * np.sum(w**2), lambda w: 2 * w, np.ones(3), seed=0)
+    assert not report.ok and "2" in report.diagnosis
+    assert "batch" not in report.diagnosis

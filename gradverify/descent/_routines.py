@@ -1,6 +1,5 @@
 """The three descent routines and the record of a run (see :mod:`gradverify.descent`)."""
 
-
 from __future__ import annotations
 
 import math
@@ -12,7 +11,9 @@ import numpy as np
 
 from .._core.batches import batch_sampler, valid_batches, valid_sampling
 from .._core.params import ParamSpec
+from .._core.protect import protect
 from .._core.validate import real_scalar, valid_count, valid_seed
+from ..errors import InvalidArgument
 from ._schedules import StepSize, _step_size_fn
 
 __all__ = ["Trajectory", "gradient_descent", "minibatch_gradient_descent", "sgd"]
@@ -128,14 +129,15 @@ def _descend(
     while True:
         last = t == steps
         args = full if last else batch_for(t)
-        current = spec.unflatten(w)  # a fresh copy: the user's functions may do what they like with it
-        value = real_scalar(loss(current, *args), "loss(w, *batch)")
-        g = spec.flatten(grad(current, *args), argname="grad(w, *batch)")
+        # Fresh copies, one each: what loss does to its w cannot reach grad or the run.
+        value = real_scalar(loss(spec.unflatten(w), *args), "loss(w, *batch)")
+        g = spec.flatten(grad(spec.unflatten(w), *args), argname="grad(w, *batch)")
         calls += 1
         losses.append(value)
-        norms.append(float(np.linalg.norm(g)))
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows: status says so
+            norms.append(float(np.linalg.norm(g)))
         finite = math.isfinite(value) and bool(np.all(np.isfinite(g)))
-        stop = not finite or (callback is not None and bool(callback(t, spec.unflatten(w), value, spec.unflatten(g))))
+        stop = not finite or (callback is not None and _stop(callback(t, spec.unflatten(w), value, spec.unflatten(g))))
         if last or stop or t % record_every == 0:
             kept.append(spec.unflatten(w))
             kept_at.append(t)
@@ -147,7 +149,8 @@ def _descend(
             break
         lr = lr_at(t)
         lrs.append(lr)
-        w = w - lr * g
+        with np.errstate(over="ignore", invalid="ignore"):
+            w = w - lr * g
         t += 1
     return Trajectory(
         losses=np.array(losses),
@@ -161,6 +164,21 @@ def _descend(
         status=status,
         seed=seed,
     )
+
+
+def _stop(answer: Any) -> bool:
+    """The callback's answer: True stops the run; None or False goes on; anything else is a mistake."""
+    if answer is None or isinstance(answer, (bool, np.bool_)):
+        return bool(answer)
+    raise InvalidArgument(
+        f"callback returned {type(answer).__name__} {_short(answer)}; it must return True to stop the run, "
+        "or None or False to go on"
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def gradient_descent(
@@ -187,7 +205,8 @@ def gradient_descent(
         Number of updates.
     callback : callable, optional
         ``callback(t, w_t, loss_t, grad_t)`` at every iterate ``t = 0 .. steps``;
-        returning True stops the run at that iterate.
+        returning True stops the run at that iterate (None or False goes on;
+        any other value is an ``InvalidArgument``).
     record_every : int
         Keep every k-th iterate in ``Trajectory.weights`` (and the last).
 
@@ -235,7 +254,9 @@ def minibatch_gradient_descent(
     w0 : array or dict/tuple/list of arrays
         The starting weights (not modified).
     data : tuple of arrays
-        Arrays sharing their first (sample) axis, for example ``(X, y)``.
+        Arrays sharing their first (sample) axis, for example ``(X, y)``.  They
+        reach ``loss`` and ``grad`` read-only (never modified): a function that
+        writes into them raises ``InputMutated`` naming it and the argument.
     step_size : float, callable or Schedule
         See :func:`gradient_descent`.
     batch_size : int
@@ -261,6 +282,10 @@ def minibatch_gradient_descent(
     arrays, n, batch_size = valid_batches(data, batch_size)
     sampling = valid_sampling(sampling)
     seed = valid_seed(seed)
+    # The data reach loss and grad read-only: a loss that normalises X in place is
+    # an InputMutated naming it, never a change to the caller's arrays.
+    loss = protect(loss, "loss", where="minibatch_gradient_descent")
+    grad = protect(grad, "grad", where="minibatch_gradient_descent")
     batches = batch_sampler(n, batch_size, sampling, np.random.default_rng(seed))
 
     def batch_for(t: int) -> tuple:

@@ -18,7 +18,7 @@ from .._core.validate import real_scalar, valid_count, valid_positive
 from ..descent import estimate_smoothness, gradient_descent, minibatch_gradient_descent
 from ..errors import InvalidArgument
 from ..steps import eps
-from ._helpers import AGREEMENT_ROUNDING, _bind, _flat_grad, _relative
+from ._helpers import AGREEMENT_ROUNDING, _bind, _flat_grad, _protected, _relative
 from ._reports import AgreementReport
 from ._wiring import _probe_wiring
 
@@ -84,6 +84,7 @@ def check_minibatch_agreement(
     -------
     AgreementReport
     """
+    loss, grad = _protected(loss, grad, "check_minibatch_agreement")  # the data reach them read-only
     arrays, n, batch_size = valid_batches(data, batch_size)
     if reduction not in ("mean", "sum"):
         raise InvalidArgument(f"reduction={reduction!r} is not 'mean' or 'sum'")

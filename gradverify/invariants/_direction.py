@@ -15,7 +15,7 @@ from .._core.params import ParamSpec
 from .._core.validate import real_scalar, valid_count, valid_positive
 from ..errors import InvalidArgument
 from ..steps import FLOOR_FACTOR, SAFETY, base_step, eps
-from ._helpers import EXPLAINED, LINE_NOISE, _bind, _explain_scale, _optional_data
+from ._helpers import EXPLAINED, LINE_NOISE, _bind, _explain_scale, _optional_data, _protected
 from ._reports import DescentDirectionReport
 
 __all__ = ["check_descent_direction"]
@@ -70,6 +70,7 @@ def check_descent_direction(
     >>> report.ok, report.pattern, round(report.ratio, 6)
     (False, 'sign', -1.0)
     """
+    loss, grad = _protected(loss, grad, "check_descent_direction")  # the data reach them read-only
     arrays = _optional_data(data)
     f, g_fn = _bind(loss, arrays), _bind(grad, arrays)
     spec = ParamSpec.of(w, argname="w")

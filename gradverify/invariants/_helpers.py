@@ -18,6 +18,7 @@ import numpy as np
 from .._core.batches import valid_data
 from .._core.diagnose import name_factor
 from .._core.params import ParamSpec
+from .._core.protect import protect
 
 __all__ = ["AGREEMENT_ROUNDING", "EXPLAINED", "LINE_NOISE", "LOSS_ROUNDING"]
 
@@ -37,6 +38,11 @@ LINE_NOISE = 8.0
 #: A fitted explanation (sum vs mean, regularisation) is accepted when it
 #: leaves less than this fraction of the discrepancy unexplained.
 EXPLAINED = 0.1
+
+
+def _protected(loss: Callable[..., Any], grad: Callable[..., Any], where: str) -> tuple[Callable[..., Any], ...]:
+    """``loss`` and ``grad`` that see their data read-only (a write is an InputMutated naming them)."""
+    return protect(loss, "loss", where=where), protect(grad, "grad", where=where)
 
 
 def _bind(fn: Callable[..., Any], arrays: tuple) -> Callable[[Any], Any]:
@@ -59,7 +65,9 @@ def _explain_scale(c: float, n_samples: int | None) -> tuple[str, str]:
             "it sums the per-sample gradients where the loss takes their mean (divide by the batch size)"
         )
     name = name_factor(c) if c > 0 else f"{c:.4g}"
-    hint = " (a sum over samples where the loss averages gives a factor equal to the batch size)" if c > 1.5 else ""
+    # Without data there is no batch whose size the factor could be: do not speculate.
+    batched = n_samples is not None and n_samples > 1 and c > 1.5
+    hint = " (a sum over samples where the loss averages gives a factor equal to the batch size)" if batched else ""
     return "scale", f"grad is about {name} times the gradient of the loss along its own direction{hint}"
 
 

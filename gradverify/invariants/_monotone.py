@@ -16,8 +16,9 @@ import numpy as np
 from .._core.params import ParamSpec
 from .._core.validate import valid_positive
 from ..descent import estimate_smoothness, gradient_descent
+from ..errors import InvalidArgument
 from ..steps import eps
-from ._helpers import LOSS_ROUNDING, _bind, _optional_data
+from ._helpers import LOSS_ROUNDING, _bind, _optional_data, _protected
 from ._reports import MonotoneReport
 
 __all__ = ["check_monotone_decrease"]
@@ -67,6 +68,7 @@ def check_monotone_decrease(
     -------
     MonotoneReport
     """
+    loss, grad = _protected(loss, grad, "check_monotone_decrease")  # the data reach them read-only
     arrays = _optional_data(data)
     f, g_fn = _bind(loss, arrays), _bind(grad, arrays)
     spec = ParamSpec.of(w0, argname="w0")
@@ -98,9 +100,13 @@ def check_monotone_decrease(
         if not math.isfinite(L_path):
             break
         L = max(L_path, L or 0.0)
+    if run.status == "diverged" and not adapt:
+        _refuse_absurd_step(g_fn, w0, step, spec.dtype)
     losses = run.losses
     first = int(over[0]) if over.size else None
-    worst = int(np.nanargmax(rises - allowance)) if rises.size and not np.all(np.isnan(rises)) else 0
+    with np.errstate(invalid="ignore"):  # inf - inf on a run that overflowed
+        excess = rises - allowance
+    worst = int(np.nanargmax(excess)) if excess.size and not np.all(np.isnan(excess)) else 0
     ok = first is None and run.status == "completed"
     diagnosis = pattern = None
     if run.status == "diverged":
@@ -125,6 +131,22 @@ def check_monotone_decrease(
         allowance=float(allowance[worst]) if rises.size else 0.0,
         first_increase=first,
     )
+
+
+def _refuse_absurd_step(g_fn: Callable[[Any], Any], w0: Any, step: float, dtype: Any) -> None:
+    """A run that diverged at a step size beyond ``2/L`` by more than the float's resolution is a bad argument.
+
+    The invariant is about ``step <= 2/L``; a step ``1/EPS`` times past that
+    limit (``step_size=1e200``) cannot tell anything about grad, so it gets a
+    clear error instead of a report of the overflow.
+    """
+    L = estimate_smoothness(g_fn, w0).L
+    limit = 2 / L if L > 0 else math.inf
+    if step > limit / eps(dtype):
+        raise InvalidArgument(
+            f"step_size={step!r} is {step / limit:.3g} times the stable limit 2/L = {limit:.3g} (L = {L:.3g} at w0): "
+            "descent at that step can only overflow; give a step size up to 2/L (or leave step_size out to use 1/L)"
+        )
 
 
 def _rises(run: Any, rtol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ from .._core.params import ParamSpec
 from .._core.validate import valid_count, valid_positive
 from ..descent import estimate_smoothness, gradient_descent
 from ..steps import eps
-from ._helpers import LOSS_ROUNDING, _bind, _explain_scale, _optional_data
+from ._helpers import LOSS_ROUNDING, _bind, _explain_scale, _optional_data, _protected
 from ._reports import StepSizeLimitReport
 
 __all__ = ["check_step_size_limit"]
@@ -53,6 +53,7 @@ def check_step_size_limit(
     -------
     StepSizeLimitReport
     """
+    loss, grad = _protected(loss, grad, "check_step_size_limit")  # the data reach them read-only
     arrays = _optional_data(data)
     f, g_fn = _bind(loss, arrays), _bind(grad, arrays)
     spec = ParamSpec.of(w0, argname="w0")

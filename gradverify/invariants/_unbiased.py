@@ -17,9 +17,9 @@ from scipy import stats
 from .._core.batches import batch_sampler, valid_batches, valid_sampling
 from .._core.params import ParamSpec
 from .._core.validate import real_scalar, valid_count, valid_positive
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, NonFiniteValue
 from ..steps import eps
-from ._helpers import LOSS_ROUNDING, _relative
+from ._helpers import LOSS_ROUNDING, _protected, _relative
 from ._reports import UnbiasedReport
 from ._wiring import _probe_wiring
 
@@ -98,6 +98,7 @@ def check_unbiased(
     -------
     UnbiasedReport
     """
+    loss, grad = _protected(loss, grad, "check_unbiased")  # the data reach them read-only
     arrays, n, batch_size = valid_batches(data, batch_size)
     alpha = valid_positive("alpha", alpha)
     if alpha >= 1:
@@ -113,7 +114,20 @@ def check_unbiased(
     def values(batch: tuple) -> np.ndarray:
         current = spec.unflatten(w_copy)
         g = spec.flatten(grad(current, *batch), argname="grad(w, *batch)").astype(np.float64)
-        return np.append(g, real_scalar(loss(spec.unflatten(w_copy), *batch), "loss(w, *batch)"))
+        value = real_scalar(loss(spec.unflatten(w_copy), *batch), "loss(w, *batch)")
+        # A NaN would make every statistic NaN, and NaN compares as "no bias found".
+        if not np.all(np.isfinite(g)):
+            i = int(np.flatnonzero(~np.isfinite(g))[0])
+            raise NonFiniteValue(
+                f"check_unbiased: grad(w, *batch) returned {g[i]} at {spec.describe(i)} on a batch of "
+                f"{len(batch[0])} samples; the test needs finite gradients"
+            )
+        if not math.isfinite(value):
+            raise NonFiniteValue(
+                f"check_unbiased: loss(w, *batch) returned {value} on a batch of {len(batch[0])} samples; "
+                "the test needs finite losses"
+            )
+        return np.append(g, value)
 
     draws = _draws(sampling, n, batch_size, samples, seed)
     full = values(arrays)
