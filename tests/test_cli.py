@@ -72,6 +72,22 @@ EXTRA = textwrap.dedent(
     def boom(W):
         raise RuntimeError("the loss exploded")
 
+    def exits(W):
+        import sys
+        sys.exit(0)
+
+    def bare_exit(W):
+        raise SystemExit
+
+    def generator_exit(W):
+        raise GeneratorExit
+
+    def vector(W):
+        return np.tanh(W)
+
+    def vector_grad(W):
+        return 1 - np.tanh(W) ** 2
+
     rate = 0.1
     """
 )
@@ -183,8 +199,10 @@ def test_check_json_output(project: Path, capsys: pytest.CaptureFixture[str]) ->
     assert code == ExitCode.CHECK_FAILED
     data = json.loads((project / "out.json").read_text())
     assert data["exit_code"] == 1 and data["report"]["ok"] is False
-    code, out, _ = run(capsys, "check", "model.py:loss", "--grad", "loss_grad", "--shape", "3", "--json", "-")
-    assert json.loads(out[out.index("{\n") :])["report"]["ok"] is True
+    code, out, err = run(capsys, "check", "model.py:loss", "--grad", "loss_grad", "--shape", "3", "--json", "-")
+    # stdout is the JSON alone (so `| python -m json.tool` works); the readable report went to stderr
+    assert json.loads(out)["report"]["ok"] is True
+    assert "gradient check passed" in err
 
 
 def test_a_gradient_of_the_wrong_shape_fails_the_check(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -236,20 +254,129 @@ BAD_INPUTS = {
     "unknown subcommand": (["chek"], "chek"),
     "demo bug": (["demo", "--bug", "nosuchbug"], "nosuchbug"),
     "steps methods": (["steps", "model.py:loss", "--shape", "3", "--methods", "central,magic"], "magic"),
+    "huge shape": (
+        ["check", "model.py:loss", "--grad", "loss_grad", "--shape", "99999999999999999999"],
+        "--shape '99999999999999999999' has 1e+20 entries",
+    ),
+    "npy header claiming 1e11 entries": (
+        ["check", "model.py:loss", "--grad", "loss_grad", "--input", "huge.npy"],
+        "its header claims 1e+11 entries",
+    ),
+    "nan in the input": (["check", "model.py:loss", "--grad", "loss_grad", "--input", "nan.npy"], "nan at index (1,)"),
+    "text file named .npy": (
+        ["check", "model.py:loss", "--grad", "loss_grad", "--input", "text.npy"],
+        "text.npy is not a .npy or .npz file",
+    ),
+    "descent step size 1e300": (
+        ["descent", "model.py:loss", "--grad", "loss_grad", "--shape", "3", "--step-size", "1e300"],
+        "step_size=1e+300 is",
+    ),
+    "descent step size inf": (
+        ["descent", "model.py:loss", "--grad", "loss_grad", "--shape", "3", "--step-size", "inf"],
+        "--step-size: 'inf' is not a finite number",
+    ),
+    "steps h-max inf": (["steps", "model.py:loss", "--shape", "3", "--h-max", "inf"], "'inf' is not a finite number"),
+    "negative seed": (
+        ["check", "model.py:loss", "--grad", "loss_grad", "--shape", "3", "--seed", "-1"],
+        "--seed: '-1' is not a seed: give an integer >= 0",
+    ),
+    "demo negative seed": (["demo", "--seed", "-1"], "'-1' is not a seed"),
+    "non-scalar f": (["check", "model.py:vector", "--grad", "vector_grad", "--shape", "3"], "--vjp MODULE:VJP"),
+    "non-scalar f drawn": (
+        ["check", "model.py:vector", "--grad", "vector_grad", "--shape", "3", "--examples", "3"],
+        "--vjp MODULE:VJP",
+    ),
 }
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the user's loss at step 1e300
 @pytest.mark.parametrize("argv, names", BAD_INPUTS.values(), ids=list(BAD_INPUTS))
 def test_bad_input_exits_2_with_one_clear_line(
     project: Path, capsys: pytest.CaptureFixture[str], argv: list[str], names: str
 ) -> None:
     np.save(project / "pickled.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     np.save(project / "W.npy", np.ones(3))
+    np.save(project / "nan.npy", np.array([1.0, np.nan, 2.0]))
+    (project / "text.npy").write_text("1.0 2.0 3.0\n")
+    _write_npy_header_only(project / "huge.npy", (10**11,))
     code, out, err = run(capsys, *argv)
     assert code == ExitCode.USAGE, err
     assert err.startswith("gradverify: error: ") and err.count("\n") == 1, err
     assert "Traceback" not in err + out
     assert names in err
+    assert "pickle" not in err or "pickled" in argv[-1]
+    assert "check_vjp" not in err  # a Python name; the command's own option is --vjp
+
+
+def _write_npy_header_only(path: Path, shape: tuple[int, ...]) -> None:
+    """A .npy whose header claims ``shape`` of float64 but holds 16 bytes of data."""
+    with open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f8", "fortran_order": False, "shape": shape})
+        handle.write(b"\0" * 16)
+
+
+@pytest.mark.parametrize(
+    "func, shown", [("exits", "SystemExit(0)"), ("bare_exit", "SystemExit"), ("generator_exit", "GeneratorExit")]
+)
+def test_code_that_exits_inside_the_check_is_exit_3_with_one_line(
+    project: Path, capsys: pytest.CaptureFixture[str], func: str, shown: str
+) -> None:
+    code, _, err = run(capsys, "check", f"model.py:{func}", "--grad", "loss_grad", "--shape", "3")
+    assert code == ExitCode.FUNCTION_ERROR
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"gradverify: error: {shown} raised in model.py:") and f"({func})" in err
+    assert "exited instead of returning a value" in err
+
+
+def test_an_inconclusive_check_exits_4(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gradverify.cli._errors import exit_code_of
+
+    class Verdict:
+        def __init__(self, outcome: str) -> None:
+            self.outcome, self.ok = outcome, outcome == "passed"
+
+        def __str__(self) -> str:
+            return f"gradverify: gradient check {self.outcome.upper()}"
+
+        def to_dict(self) -> dict[str, object]:
+            return {"ok": self.ok, "outcome": self.outcome}
+
+    assert exit_code_of(Verdict("passed"), Verdict("inconclusive")) == ExitCode.INCONCLUSIVE == 4
+    assert exit_code_of(Verdict("failed"), Verdict("inconclusive")) == ExitCode.CHECK_FAILED
+    assert exit_code_of(Verdict("passed")) == ExitCode.OK
+    # the command reads the outcome of the core's report
+    monkeypatch.setattr(gv, "check_grad", lambda *a, **k: Verdict("inconclusive"))
+    code, out, _ = run(capsys, "check", "model.py:loss", "--grad", "loss_grad", "--shape", "3")
+    assert code == ExitCode.INCONCLUSIVE and "INCONCLUSIVE" in out
+
+
+def test_a_broken_pipe_exits_quietly(project: Path) -> None:
+    # The reader closes the pipe before the command writes (like `| head` that has had enough).
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    argv = [sys.executable, "-m", "gradverify", "check", "model.py:loss", "--grad", "loss_grad", "--shape", "3"]
+    proc = subprocess.Popen(argv, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == ExitCode.BROKEN_PIPE == 141
+    assert err == ""  # not "BrokenPipeError raised ...: your function"
+
+
+def test_json_to_stdout_is_only_json(project: Path) -> None:
+    result = _shell("gradverify check model.py:loss --grad loss_grad_wrong --shape 3 --json -", project)
+    assert result.returncode == ExitCode.CHECK_FAILED
+    assert json.loads(result.stdout)["exit_code"] == 1
+    assert "gradient check FAILED" in result.stderr
+
+
+def test_descent_on_a_plain_factor_of_two_does_not_speculate_about_batches(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "descent", "model.py:loss", "--grad", "loss_grad_wrong", "--shape", "4,3")
+    assert code == ExitCode.CHECK_FAILED
+    assert "2 times" in out and "batch" not in out
 
 
 def test_no_subcommand_shows_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -277,9 +404,9 @@ def test_parse_shapes() -> None:
 
 
 def test_demo_shows_a_passing_and_a_caught_report(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "demo", "--json", "-")
+    code, data_text, out = run(capsys, "demo", "--json", "-")
     assert code == ExitCode.OK
-    data = json.loads(out[out.index("{\n") :])
+    data = json.loads(data_text)
     assert data["correct"]["ok"] is True and data["broken"]["ok"] is False
     from gradverify import zoo
 
@@ -316,10 +443,11 @@ def test_steps_without_a_gradient_uses_a_numerical_reference(project: Path, caps
 def test_steps_plot_without_matplotlib_says_so(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
-    code, _, err = run(capsys, "steps", "model.py:loss", "--shape", "3", "--num", "3", "--plot", "v.png")
-    assert code == ExitCode.OK
-    assert "matplotlib is not installed" in err and not (project / "v.png").exists()
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # matplotlib is now not importable
+    code, out, err = run(capsys, "steps", "model.py:loss", "--shape", "3", "--num", "3", "--plot", "v.png")
+    assert code == ExitCode.USAGE and out == ""  # said before the sweep, not after it
+    assert err == "gradverify: error: --plot needs matplotlib, which is not installed: pip install 'gradverify[plot]'\n"
+    assert not (project / "v.png").exists()
 
 
 def test_steps_plot_with_matplotlib(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -330,9 +458,9 @@ def test_steps_plot_with_matplotlib(project: Path, capsys: pytest.CaptureFixture
 
 
 def test_descent_passes_a_gradient_and_fails_its_negation(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "descent", "model.py:loss", "--grad", "loss_grad", "--shape", "4,3", "--json", "-")
+    code, data, out = run(capsys, "descent", "model.py:loss", "--grad", "loss_grad", "--shape", "4,3", "--json", "-")
     assert code == ExitCode.OK and "2 of 2 invariants hold" in out
-    results = json.loads(out[out.index("{\n") :])["results"]
+    results = json.loads(data)["results"]
     assert [r["ok"] for r in results] == [True, True]
     code, out, _ = run(capsys, "descent", "model.py:loss", "--grad", "ascent_grad", "--shape", "4,3", "--steps", "5")
     assert code == ExitCode.CHECK_FAILED and "FAILED" in out

@@ -25,6 +25,7 @@ subcommand (``cli_check``, ``cli_demo``, ``cli_steps``, ``cli_descent``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -37,6 +38,7 @@ from ._demo import cmd_demo
 from ._descent import cmd_descent
 from ._errors import CommandError, ExitCode, _first_line
 from ._steps import STEP_METHODS, cmd_steps
+from ._targets import finite_arg, seed_arg
 from ._targets import parse_shapes as parse_shapes  # re-exported: tests and scripts import it from here
 
 __all__ = ["ExitCode", "main"]
@@ -69,7 +71,7 @@ def _add_target(p: argparse.ArgumentParser, *, derivative_required: bool, vjp: b
     )
     p.add_argument("--input", metavar="FILE", help="load the input from a .npy (or a .npz of named arrays)")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype of drawn inputs")
-    p.add_argument("--seed", type=int, default=0, help="seed of drawn inputs and random choices (default: 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of drawn inputs and random choices (default: 0)")
     p.add_argument("--json", metavar="PATH", help="also write the result as JSON ('-' for stdout)")
 
 
@@ -83,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--problem", default="softmax", help="zoo problem (default: softmax)")
     demo.add_argument("--bug", default="forgot_mean", help="which broken twin (default: forgot_mean)")
     demo.add_argument("--method", choices=METHODS, default="auto")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=seed_arg, default=0)
     demo.add_argument("--json", metavar="PATH", help="also write both reports as JSON ('-' for stdout)")
     demo.set_defaults(run=cmd_demo)
 
@@ -101,15 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
     steps = sub.add_parser("steps", help="error of each method's estimate against the step h")
     _add_target(steps, derivative_required=False, vjp=False)
     steps.add_argument("--methods", default=",".join(STEP_METHODS), help="comma-separated methods to compare")
-    steps.add_argument("--h-min", type=float, default=1e-14)
-    steps.add_argument("--h-max", type=float, default=1e-1)
+    steps.add_argument("--h-min", type=finite_arg, default=1e-14)
+    steps.add_argument("--h-max", type=finite_arg, default=1e-1)
     steps.add_argument("--num", type=int, default=14, help="number of steps in the sweep (log-spaced)")
     steps.add_argument("--plot", metavar="PNG", help="also draw the curves to this file (needs matplotlib)")
     steps.set_defaults(run=cmd_steps)
 
     descent = sub.add_parser("descent", help="check the descent invariants on a loss and its gradient")
     _add_target(descent, derivative_required=True, vjp=False)
-    descent.add_argument("--step-size", type=float, help="step size (default: from the estimated smoothness)")
+    descent.add_argument("--step-size", type=finite_arg, help="step size (default: from the estimated smoothness)")
     descent.add_argument("--steps", type=int, help="number of gradient-descent steps")
     descent.set_defaults(run=cmd_descent)
     return parser
@@ -129,24 +131,63 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     show_traceback = "--traceback" in (sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help and --version exit through argparse
+            return exc.code if isinstance(exc.code, int) else ExitCode.USAGE
+        except CommandError as exc:
+            _complain(str(exc), exc, show_traceback)
+            return exc.code
         if args.command is None:
             parser.print_help()
             return ExitCode.USAGE
-        return int(args.run(args))
-    except SystemExit as exc:  # --help and --version exit through argparse
-        return exc.code if isinstance(exc.code, int) else ExitCode.USAGE
+        return _run(args, show_traceback)
+    except BrokenPipeError:
+        # The reader went away (`gradverify ... | head -3`): not an error of anyone's
+        # function. Point stdout at devnull so the interpreter's final flush is quiet.
+        _silence_stdout()
+        return ExitCode.BROKEN_PIPE
+
+
+def _run(args: argparse.Namespace, show_traceback: bool) -> int:
+    """The subcommand, with every way it can end turned into an exit status and one line."""
+    stdout = sys.stdout
+    args.json_stream = stdout
+    # `--json -` makes stdout the machine's: the readable report goes to stderr.
+    text = contextlib.redirect_stdout(sys.stderr) if getattr(args, "json", None) == "-" else contextlib.nullcontext()
+    try:
+        with text:
+            return int(args.run(args))
     except KeyboardInterrupt:
         print("gradverify: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     except CommandError as exc:
         _complain(str(exc), exc, show_traceback)
         return exc.code
-    except Exception as exc:
+    except BrokenPipeError:
+        raise
+    except MemoryError as exc:
+        _complain(
+            f"out of memory ({_first_line(exc)}): check a smaller input, or mode='directional' from Python",
+            exc,
+            show_traceback,
+        )
+        return ExitCode.USAGE
+    except (Exception, SystemExit, GeneratorExit) as exc:
+        # SystemExit and GeneratorExit from the checked code are its doing: a function
+        # that calls sys.exit() has not returned a value, so nothing was checked.
         return _failure(exc, show_traceback)
 
 
-def _failure(exc: Exception, show_traceback: bool) -> ExitCode:
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor: nothing to point
+        pass
+
+
+def _failure(exc: BaseException, show_traceback: bool) -> ExitCode:
     """An exception from the check: gradverify rejecting its input, or the user's code raising."""
     from gradverify.errors import InvalidArgument
 
@@ -155,6 +196,14 @@ def _failure(exc: Exception, show_traceback: bool) -> ExitCode:
         return ExitCode.USAGE
     where = _user_frame(exc)
     hint = "" if show_traceback else " (rerun with --traceback to see where)"
+    if isinstance(exc, (SystemExit, GeneratorExit)):
+        code = f"({exc.code!r})" if isinstance(exc, SystemExit) and exc.code is not None else ""
+        _complain(
+            f"{type(exc).__name__}{code} raised{where}: the checked code exited instead of returning a value{hint}",
+            exc,
+            show_traceback,
+        )
+        return ExitCode.FUNCTION_ERROR
     _complain(f"{type(exc).__name__} raised{where}: {_first_line(exc)}{hint}", exc, show_traceback)
     return ExitCode.FUNCTION_ERROR
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._errors import CommandError, ExitCode, _first_line
+from gradverify.errors import InvalidArgument
+
+from ._errors import CommandError, ExitCode, _first_line, exit_code_of
 from ._output import Progress, write_json
 from ._targets import Target, parse_shapes, point
 
@@ -25,7 +27,11 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
     report_data: dict[str, Any] | None = None
     error: str | None = None
     try:
-        report = check(target.f, target.derivative, x, **options)
+        try:
+            report = check(target.f, target.derivative, x, **options)
+        except InvalidArgument:
+            _not_a_loss(target, x)
+            raise
     except _verdicts() as exc:
         # The derivative's own fault (a wrong shape, NaN, a mutated input): the check
         # failed, as gv.verify counts it, rather than the command being misused.
@@ -33,7 +39,7 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
         code, error = ExitCode.CHECK_FAILED, f"{type(exc).__name__}: {exc}"
     else:
         print(report)
-        code = ExitCode.OK if report.ok else ExitCode.CHECK_FAILED
+        code = exit_code_of(report)
         report_data = report.to_dict()
     write_json(
         args.json,
@@ -46,8 +52,26 @@ def cmd_check(args: argparse.Namespace) -> ExitCode:
             "report": report_data,
             "error": error,
         },
+        getattr(args, "json_stream", None),
     )
     return code
+
+
+def _not_a_loss(target: Target, x: Any) -> None:
+    """A gradient asked of a function with an array output: say how the command checks those."""
+    import numpy as np
+
+    if target.kind != "gradient":
+        return
+    try:
+        out = target.f(x)
+    except Exception:
+        return  # not this problem; the check's own error says what is
+    if np.size(out) != 1:
+        raise CommandError(
+            f"{target.spec} returns an array of shape {np.shape(out)}, not a scalar loss, so it has no gradient: "
+            "check it with --vjp MODULE:VJP (its vector-Jacobian product vjp(x, cotangent)) instead of --grad"
+        )
 
 
 def _verdicts() -> tuple[type[Exception], ...]:
@@ -76,6 +100,10 @@ def _check_examples(args: argparse.Namespace, target: Target) -> ExitCode:
         result = gv.verify(
             target.f, target.derivative, inputs, method=args.method, max_examples=args.examples, seed=args.seed
         )
+    except InvalidArgument:
+        progress.done()
+        _not_a_loss(target, _draw_one(parse_shapes(args.shape), args))
+        raise
     finally:
         progress.done()
     print(f"gradverify check: {target.derivative_spec} against {args.target}, {result.examples} drawn inputs checked")
@@ -88,7 +116,13 @@ def _check_examples(args: argparse.Namespace, target: Target) -> ExitCode:
     if not result.ok:
         print("minimal failing input (shrunk by Hypothesis):")
         print(_format_input(result.counterexample))
-    code = ExitCode.OK if result.ok else ExitCode.CHECK_FAILED
+    code = (
+        ExitCode.OK
+        if result.ok
+        else exit_code_of(result.report)
+        if result.report is not None
+        else ExitCode.CHECK_FAILED
+    )
     write_json(
         args.json,
         {
@@ -102,8 +136,15 @@ def _check_examples(args: argparse.Namespace, target: Target) -> ExitCode:
             "report": None if result.report is None else result.report.to_dict(),
             "error": None if result.error is None else f"{type(result.error).__name__}: {result.error}",
         },
+        getattr(args, "json_stream", None),
     )
     return code
+
+
+def _draw_one(shapes: Any, args: argparse.Namespace) -> Any:
+    from ._targets import draw_input
+
+    return draw_input(shapes, seed=args.seed, dtype=args.dtype)
 
 
 def _strategy(shapes: Any, *, dtype: str) -> Any:

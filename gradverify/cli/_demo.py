@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._errors import CommandError, ExitCode
+from ._errors import CommandError, ExitCode, outcome_of
 from ._output import write_json
 
 #: What each of the zoo's broken twins gets wrong, for the demo's headings.
@@ -39,12 +39,15 @@ def cmd_demo(args: argparse.Namespace) -> ExitCode:
     print(f"2. a broken twin, {args.bug!r}: {BUGS.get(args.bug, 'a deliberate bug')}:")
     print(_indent(str(bad)))
     print()
-    passed = good.ok and not bad.ok
+    passed = good.ok and outcome_of(bad) == "failed"
+    inconclusive = "inconclusive" in (outcome_of(good), outcome_of(bad))
     if passed:
         print("demo passed: the correct gradient passes and the broken one is caught.")
+    elif inconclusive:
+        print(f"demo INCONCLUSIVE: correct gradient {outcome_of(good)}, broken gradient {outcome_of(bad)}.")
     else:
         print(f"demo FAILED: correct gradient ok={good.ok}, broken gradient ok={bad.ok}.")
-    code = ExitCode.OK if passed else ExitCode.CHECK_FAILED
+    code = ExitCode.OK if passed else ExitCode.INCONCLUSIVE if inconclusive else ExitCode.CHECK_FAILED
     write_json(
         args.json,
         {
@@ -56,6 +59,7 @@ def cmd_demo(args: argparse.Namespace) -> ExitCode:
             "correct": good.to_dict(),
             "broken": bad.to_dict(),
         },
+        getattr(args, "json_stream", None),
     )
     return code
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._errors import CommandError, ExitCode
+from ._errors import CommandError, ExitCode, exit_code_of
 from ._output import write_json
 from ._targets import Target, point
 
@@ -33,8 +33,11 @@ def cmd_descent(args: argparse.Namespace) -> ExitCode:
         print(result)
     failed = sum(not result.ok for result in results)
     print(f"descent: {len(results) - failed} of {len(results)} invariants hold")
-    ok = failed == 0
     summary = [result.to_dict() for result in results]
-    code = ExitCode.OK if ok else ExitCode.CHECK_FAILED
-    write_json(args.json, {"command": "descent", "target": args.target, "exit_code": int(code), "results": summary})
+    code = exit_code_of(*results)
+    write_json(
+        args.json,
+        {"command": "descent", "target": args.target, "exit_code": int(code), "results": summary},
+        getattr(args, "json_stream", None),
+    )
     return code

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-__all__ = ["CommandError", "ExitCode"]
+__all__ = ["CommandError", "ExitCode", "exit_code_of", "outcome_of"]
 
 
 class ExitCode(IntEnum):
@@ -22,6 +22,8 @@ class ExitCode(IntEnum):
     INCONCLUSIVE = 4
     #: Interrupted with Ctrl-C.
     INTERRUPTED = 130
+    #: The reader of stdout went away (``gradverify ... | head``): 128 + SIGPIPE, as a shell reports it.
+    BROKEN_PIPE = 141
 
 
 class CommandError(Exception):
@@ -30,6 +32,20 @@ class CommandError(Exception):
     def __init__(self, message: str, code: ExitCode = ExitCode.USAGE) -> None:
         super().__init__(message)
         self.code = code
+
+
+def outcome_of(report: object) -> str:
+    """``"passed"``, ``"failed"`` or ``"inconclusive"`` (reports without ``outcome`` only have ``ok``)."""
+    ok = bool(getattr(report, "ok", False))
+    return str(getattr(report, "outcome", "passed" if ok else "failed"))
+
+
+def exit_code_of(*reports: object) -> ExitCode:
+    """The command's status for these verdicts: any failure is 1, else any inconclusive is 4, else 0."""
+    outcomes = {outcome_of(r) for r in reports}
+    if outcomes - {"passed", "inconclusive"}:
+        return ExitCode.CHECK_FAILED
+    return ExitCode.INCONCLUSIVE if "inconclusive" in outcomes else ExitCode.OK
 
 
 def _first_line(exc: BaseException) -> str:

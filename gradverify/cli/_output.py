@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ._errors import CommandError
 
@@ -27,12 +27,15 @@ class Progress:
             sys.stderr.flush()
 
 
-def write_json(path: str | None, data: dict[str, Any]) -> None:
+def write_json(path: str | None, data: dict[str, Any], stream: TextIO | None = None) -> None:
+    """``data`` as JSON to ``path``; ``-`` is ``stream`` (the real stdout: ``main`` sends text to stderr)."""
     if not path:
         return
     text = json.dumps(data, indent=2, default=_json_default)
     if path == "-":
-        print(text)
+        out = stream if stream is not None else sys.stdout
+        out.write(text + "\n")
+        out.flush()
         return
     try:
         Path(path).write_text(text + "\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +21,8 @@ def cmd_steps(args: argparse.Namespace) -> ExitCode:
     target = Target(args, need_derivative=False)
     if target.kind == "vjp":
         raise CommandError("steps studies gradients: give --grad MODULE:GRAD or --returns-grad, not --vjp")
+    if args.plot:
+        _need_matplotlib()  # before the sweep, not after it
     x = point(args)
     spec = ParamSpec.of(x)
     methods = _method_list(args.methods)
@@ -53,6 +54,7 @@ def cmd_steps(args: argparse.Namespace) -> ExitCode:
             "notes": notes,
             "exit_code": int(code),
         },
+        getattr(args, "json_stream", None),
     )
     return code
 
@@ -140,15 +142,23 @@ def _argmin(values: list[float | None]) -> int | None:
     return min(finite)[1] if finite else None
 
 
+def _need_matplotlib() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CommandError("--plot needs matplotlib, which is not installed: pip install 'gradverify[plot]'")
+
+
 def _plot(path: str, hs: Any, errors: dict[str, list[float | None]], *, title: str) -> None:
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-    except ImportError:
-        print("no plot: matplotlib is not installed (pip install 'gradverify[plot]')", file=sys.stderr)
-        return
+    except ImportError as exc:  # installed but broken: found by find_spec, failing on import
+        raise CommandError(
+            f"--plot: matplotlib does not import ({_first_line(exc)}): pip install 'gradverify[plot]'"
+        ) from None
     fig, ax = plt.subplots(figsize=(6, 4))
     for method, values in errors.items():
         pairs = [(h, e) for h, e in zip(hs, values, strict=True) if e is not None and e > 0]

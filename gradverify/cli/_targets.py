@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import math
 import os
 import re
 import sys
@@ -19,6 +20,33 @@ from typing import Any
 from ._errors import CommandError, _first_line
 
 # -- reading the command line ---------------------------------------------------------------
+
+#: The most entries a drawn --shape may have: beyond this the point alone needs
+#: 8 GB in float64, and the check calls f about twice per entry.
+MAX_ENTRIES = 10**9
+
+
+def seed_arg(text: str) -> int:
+    """``--seed``: an integer >= 0 (argparse turns the error into a usage line)."""
+    try:
+        seed = int(text)
+    except ValueError:
+        seed = -1
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give an integer >= 0")
+    return seed
+
+
+def finite_arg(text: str) -> float:
+    """A finite number (``--h-max``, ``--step-size``): ``inf`` and ``nan`` are usage errors."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
 
 _SHAPE = re.compile(r"^(?:(?P<name>[A-Za-z_]\w*)=)?(?P<dims>\d+(?:,\d+)*)$")
 
@@ -34,6 +62,11 @@ def parse_shapes(specs: Sequence[str]) -> tuple[int, ...] | dict[str, tuple[int,
             raise CommandError(
                 f"--shape {spec!r} is not a shape: write positive integers separated by commas, "
                 "like --shape 3,4 (or NAME=3,4, once per named parameter)"
+            )
+        if math.prod(dims) > MAX_ENTRIES:
+            raise CommandError(
+                f"--shape {spec!r} has {math.prod(dims):.3g} entries; gradverify draws at most {MAX_ENTRIES:.0e} "
+                "(give the shape of the parameters, like --shape 3,4)"
             )
         if match["name"] is None:
             plain.append(dims)
@@ -105,12 +138,25 @@ def load_callable(
 
 
 def load_input(path: str) -> Any:
-    """An array from ``.npy``, or a dict of arrays from ``.npz``; pickles are refused."""
+    """An array from ``.npy``, or a dict of arrays from ``.npz``; pickles are refused, NaN too."""
     import numpy as np
 
     what = f"--input {path}"
     if not Path(path).is_file():
         raise CommandError(f"{what}: no such file")
+    kind = _file_kind(path)
+    if kind == "pickle":
+        raise CommandError(
+            f"{what} holds pickled Python objects, which gradverify does not load (allow_pickle=False): "
+            "save a numeric array with numpy.save"
+        )
+    if kind is None:
+        raise CommandError(
+            f"{what} is not a .npy or .npz file (it does not start with numpy's header): "
+            "save the array with numpy.save or numpy.savez"
+        )
+    if kind == "npy":
+        _check_npy_header(path, what)
     try:
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.lib.npyio.NpzFile):
@@ -123,13 +169,63 @@ def load_input(path: str) -> Any:
                 "save a numeric array with numpy.save"
             ) from None
         raise CommandError(f"{what} is not a .npy or .npz file numpy can read: {_first_line(exc)}") from None
-    except OSError as exc:
+    except (OSError, EOFError) as exc:
         raise CommandError(f"{what} is not a .npy or .npz file numpy can read: {_first_line(exc)}") from None
-    leaves = loaded.values() if isinstance(loaded, dict) else [loaded]
-    for leaf in leaves:
+    except MemoryError:
+        raise CommandError(f"{what} is too large to load into memory") from None
+    leaves = loaded.items() if isinstance(loaded, dict) else [(None, loaded)]
+    for name, leaf in leaves:
+        label = what if name is None else f"{what} (array {name!r})"
         if leaf.dtype.kind not in "fiub":
-            raise CommandError(f"{what} holds an array of dtype {leaf.dtype}; gradverify needs real numbers")
+            raise CommandError(f"{label} holds an array of dtype {leaf.dtype}; gradverify needs real numbers")
+        bad = np.flatnonzero(~np.isfinite(leaf))
+        if bad.size:
+            index = np.unravel_index(int(bad[0]), leaf.shape) if leaf.ndim else ()
+            raise CommandError(
+                f"{label} holds {leaf[index]} at index {tuple(int(i) for i in index)}: the point must be finite"
+            )
     return loaded
+
+
+def _file_kind(path: str) -> str | None:
+    """``"npy"``, ``"npz"`` or ``"pickle"`` from the file's first bytes; None for anything else (text)."""
+    with open(path, "rb") as handle:
+        head = handle.read(6)
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head.startswith(b"PK"):
+        return "npz"
+    if head[:1] == b"\x80":  # the protocol opcode that starts every binary pickle
+        return "pickle"
+    return None
+
+
+def _check_npy_header(path: str, what: str) -> None:
+    """Refuse a ``.npy`` whose header claims more data than the file holds (before numpy allocates it)."""
+    import numpy as np
+
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:
+                return  # a newer format: np.load reads it, a MemoryError is caught there
+            offset = handle.tell()
+    except (ValueError, OSError, EOFError) as exc:
+        raise CommandError(f"{what} is not a .npy file numpy can read: {_first_line(exc)}") from None
+    if dtype.hasobject:
+        return  # np.load refuses it below, as a pickle
+    entries = math.prod(shape)
+    claimed = entries * dtype.itemsize
+    held = Path(path).stat().st_size - offset
+    if claimed > held:
+        raise CommandError(
+            f"{what}: its header claims {entries:.3g} entries of {dtype} ({claimed:.3g} bytes) "
+            f"but the file holds {held} bytes of data: the file is truncated or damaged"
+        )
 
 
 def draw_input(shapes: Any, *, seed: int, dtype: str) -> Any:
