@@ -16,10 +16,15 @@ A mistake in the command (a malformed ``--shape``, a missing module, a pickled
 to stderr only when it is a terminal.  matplotlib, when installed (the
 ``plot`` extra), adds a plot to ``steps``; nothing else needs it.
 
+``--json -`` makes stdout the JSON's alone (the readable report goes to stderr).
+Code that exits inside the check (``sys.exit()``, ``SystemExit``,
+``GeneratorExit``) is reported as the user's function raising (exit 3); a
+reader that closes the pipe (``| head``) ends the command quietly (exit 141).
+
 This module holds the parser, :func:`main` and the error handling.  The rest
-lives beside it: exit codes in ``cli_errors``, loading the user's functions and
-inputs in ``cli_targets``, shared output in ``cli_output``, and one module per
-subcommand (``cli_check``, ``cli_demo``, ``cli_steps``, ``cli_descent``).
+lives beside it: exit codes in ``_errors``, loading the user's functions and
+inputs in ``_targets``, shared output in ``_output``, and one module per
+subcommand (``_check``, ``_demo``, ``_steps``, ``_descent``).
 """
 
 from __future__ import annotations
