@@ -527,9 +527,10 @@ def _describe(settings: Settings) -> str:
     return f"method={settings.method}, max_examples={examples}, profile={profile}, seed={settings.seed}"
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    report = yield
+@pytest.hookimpl(hookwrapper=True)  # the old-style wrapper: pytest 7.4 has no wrapper=True
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
+    outcome = yield
+    report = outcome.get_result()
     # Each phase's report carries the checks run since the last one, so every check
     # reaches the controller with the test's own report, whichever worker ran it.
     pending = item.stash.get(_PENDING, None)
@@ -537,7 +538,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.gradverify_used = True
         report.gradverify_checks = list(pending)
         pending.clear()
-    return report
 
 
 class _Counter:
