@@ -451,7 +451,7 @@ def test_gradverify_errors_show_the_users_line_not_our_source(pytester: pytest.P
 
 
 def test_inconclusive_is_counted_apart() -> None:
-    from gradverify.pytest_plugin import Stats, _record
+    from gradverify.pytest_plugin import GradCheck, Stats, _record
 
     class Seen:
         ok = False
@@ -459,8 +459,18 @@ def test_inconclusive_is_counted_apart() -> None:
         max_rel_error = 0.0
         worst_name = "x[0]"
 
+        seed = 7
+
+        def __str__(self) -> str:
+            return "gradverify: gradient check INCONCLUSIVE\n  seed 7 (pass seed=7 to replay)"
+
     stats = Stats()
     stats.add(_record(Seen(), "t.py::test", "gradient"))
+    # the fixture fails the test with CheckInconclusive, its replay line naming the session seed
+    sink: list[dict[str, object]] = []
+    with pytest.raises(gv.CheckInconclusive, match=r"(?s)INCONCLUSIVE.*--gradverify-seed=123 \(or pass seed=7"):
+        GradCheck("t.py::test", {}, 123, sink)._judge(Seen(), "gradient", True)  # type: ignore[arg-type]
+    assert [r["outcome"] for r in sink] == ["inconclusive"]
     Seen.outcome = "failed"
     stats.add(_record(Seen(), "t.py::test", "gradient"))
     assert stats.counts == {"passed": 0, "failed": 1, "inconclusive": 1, "raised": 0}
