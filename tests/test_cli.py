@@ -518,3 +518,11 @@ def test_readme_shows_only_tested_commands() -> None:
     assert "gradverify demo" in shown  # the README's first command
     untested = [c for c in shown if c not in README_COMMANDS]
     assert not untested, f"README.md shows commands no test runs: {untested}"
+
+
+def test_a_module_that_exits_on_import_is_a_usage_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "script.py").write_text("import sys\nsys.exit('run me as a script')\n")
+    for target in ("script.py:loss", "script:loss"):
+        code, _, err = run(capsys, "check", target, "--grad", "loss_grad", "--shape", "3")
+        assert code == ExitCode.USAGE and err.count("\n") == 1, err
+        assert "importing" in err and "SystemExit" in err

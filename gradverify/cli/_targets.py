@@ -96,7 +96,7 @@ def _import_module(spec: str, cache: dict[str, Any]) -> Any:
         sys.modules[name] = module
         try:
             module_spec.loader.exec_module(module)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a module that exits on import is not loadable
             del sys.modules[name]
             raise CommandError(f"importing {spec!r} failed: {type(exc).__name__}: {_first_line(exc)}") from exc
     else:
@@ -112,7 +112,7 @@ def _import_module(spec: str, cache: dict[str, Any]) -> Any:
                     "(give a path such as model.py to load a file)"
                 ) from exc
             raise CommandError(f"importing {spec!r} failed: {type(exc).__name__}: {_first_line(exc)}") from exc
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise CommandError(f"importing {spec!r} failed: {type(exc).__name__}: {_first_line(exc)}") from exc
     cache[spec] = module
     return module
