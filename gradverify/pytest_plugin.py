@@ -371,10 +371,17 @@ class GradCheck:
             return self._judge(
                 result.report, "verify", derived, f"\nminimal failing input (shrunk): {result.counterexample!r}"
             )
-        # A failure without a report: the derivative raised, e.g. a ShapeMismatch.
         error = result.error
-        assert error is not None
         self.reports.append(result)
+        if error is None:
+            # No report and nothing raised: no example could be judged (an inconclusive run).
+            outcome = _outcome(result)
+            outcome = outcome if outcome != "passed" else "failed"
+            self._sink.append({**_raised(RuntimeError(), self.nodeid, "verify"), "outcome": outcome, "error": None})
+            from .errors import CheckInconclusive, GradientMismatch
+
+            raise (CheckInconclusive if outcome == "inconclusive" else GradientMismatch)(result)
+        # A failure without a report: the derivative raised, e.g. a ShapeMismatch.
         self._sink.append(_raised(error, self.nodeid, "verify"))
         error.args = (f"{error}\nminimal failing input (shrunk): {result.counterexample!r}",)
         raise _own_frames_dropped(error)

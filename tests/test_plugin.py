@@ -471,6 +471,17 @@ def test_inconclusive_is_counted_apart() -> None:
     with pytest.raises(gv.CheckInconclusive, match=r"(?s)INCONCLUSIVE.*--gradverify-seed=123 \(or pass seed=7"):
         GradCheck("t.py::test", {}, 123, sink)._judge(Seen(), "gradient", True)  # type: ignore[arg-type]
     assert [r["outcome"] for r in sink] == ["inconclusive"]
+
+    # a verify run in which no drawn input could be judged: no report, nothing raised
+    class Undecided:
+        ok, outcome, report, error, counterexample = False, "inconclusive", None, None, None
+
+        def __str__(self) -> str:
+            return "gradverify: verify INCONCLUSIVE: every drawn input was discarded"
+
+    with pytest.raises(gv.CheckInconclusive, match="every drawn input was discarded"):
+        GradCheck("t.py::test", {}, 123, sink)._verdict_of_verify(Undecided(), True)
+    assert [r["outcome"] for r in sink] == ["inconclusive", "inconclusive"]
     Seen.outcome = "failed"
     stats.add(_record(Seen(), "t.py::test", "gradient"))
     assert stats.counts == {"passed": 0, "failed": 1, "inconclusive": 1, "raised": 0}

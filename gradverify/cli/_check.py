@@ -111,18 +111,19 @@ def _check_examples(args: argparse.Namespace, target: Target) -> ExitCode:
         print(result.report)
     elif not result.ok and result.error is not None:
         print(f"{type(result.error).__name__}: {result.error}")
-    else:
+    elif result.ok:
         print(f"ok: every drawn input passed (method {args.method}, seed {args.seed})")
-    if not result.ok:
+    else:  # no report and no error: no drawn input could be judged
+        print(result)
+    if not result.ok and result.counterexample is not None:
         print("minimal failing input (shrunk by Hypothesis):")
         print(_format_input(result.counterexample))
-    code = (
-        ExitCode.OK
-        if result.ok
-        else exit_code_of(result.report)
-        if result.report is not None
-        else ExitCode.CHECK_FAILED
-    )
+    if result.ok:
+        code = ExitCode.OK
+    elif result.error is not None:
+        code = ExitCode.CHECK_FAILED
+    else:
+        code = exit_code_of(result.report if result.report is not None else result)
     write_json(
         args.json,
         {
