@@ -13,7 +13,6 @@ diagnosis of that argument alone) and says which arguments were constants.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -259,12 +258,13 @@ class _Layer:
             size = int(np.prod(shape))
             douts.append(np.asarray(cotangent[start : start + size], dtype=dtype).reshape(shape))
             start += size
-        if cache is NO_CACHE:
+        if cache is NO_CACHE:  # backward(dout, *args, **kwargs): the inputs stand in for a cache
             call_args, convention = [douts[0], *pos], "backward(dout, *args)"
         elif len(douts) > 1 and self.style == "tuple":
-            call_args, convention = [tuple(douts), cache], "backward((dout_1, ...), cache)"
+            call_args, convention, kw = [tuple(douts), cache], "backward((dout_1, ...), cache)", {}
         else:
-            call_args, convention = [*douts, cache], "backward(dout, cache)" if len(douts) == 1 else "backward(dout_1, ..., cache)"
+            spread = "backward(dout, cache)" if len(douts) == 1 else "backward(dout_1, ..., cache)"
+            call_args, convention, kw = [*douts, cache], spread, {}
         if not first:
             return read_gradients(self.backward(*call_args, **kw), self.arguments, "backward")
         try:
@@ -286,9 +286,8 @@ class _Layer:
         self._untouched(pos, kw)
         returns_grad = self.backward is None
         outs, cache = read_outputs(first, returns_grad=returns_grad)
-        snapshot = _snapshot(cache)
         second = self.call()[0]
-        outs2, _ = read_outputs(second, returns_grad=returns_grad)
+        outs2, cache2 = read_outputs(second, returns_grad=returns_grad)
         for k, (a, b) in enumerate(zip(outs, outs2)):
             if a.shape != b.shape or not np.array_equal(a, b):
                 hint = (
@@ -302,20 +301,20 @@ class _Layer:
                     f"forward returned two different values of {what} for the same arguments: {hint}, or seed the "
                     "layer (e.g. {'mode': 'train', 'seed': 0} in dropout_param)"
                 )
-        if snapshot is not None and not _same(cache, snapshot):
+        shared = None if returns_grad or cache is NO_CACHE else _shared(cache, cache2)
+        if shared is not None:
             raise InvalidArgument(
-                "forward changed the cache it returned from an earlier call when it was called again: the cache is "
-                "shared between calls (a module-level buffer or a mutable default argument?); each call must return "
-                "a cache of its own, or a network that uses the layer twice gets wrong gradients"
+                f"forward returned the same {shared} in the cache of two calls, so each call changes the cache of the "
+                "one before (a module-level buffer or a mutable default argument?): each call must return a cache "
+                "of its own, or a network that uses the layer twice gets wrong gradients"
             )
         if returns_grad:
             read_gradients(read_outputs(second, returns_grad=True)[1], self.arguments, "forward")
             return
         self.shapes = [o.shape for o in outs]
         self.dtypes = [o.dtype if o.dtype.kind == "f" else np.dtype(np.float64) for o in outs]
+        assert self.backward is not None
         self.style = dout_style(self.backward, len(outs)) if cache is not NO_CACHE else "spread"
-        if cache is NO_CACHE and len(outs) > 1:
-            raise InvalidArgument("forward returned several outputs; it must return a cache last")
         total = sum(int(np.prod(s)) for s in self.shapes)
         dout = np.random.default_rng(seed + 2).standard_normal(total)
         result, pos, kw = self.call()
@@ -325,9 +324,13 @@ class _Layer:
         given = iter(pos)
         for a in self.arguments:
             value = kw[a.name] if a.keyword else next(given)
-            if isinstance(a.value, np.ndarray) and not np.array_equal(value, a.value, equal_nan=a.value.dtype.kind == "f"):
+            if isinstance(a.value, np.ndarray) and not np.array_equal(
+                value, a.value, equal_nan=a.value.dtype.kind == "f"
+            ):
                 changed = np.flatnonzero(np.asarray(value).ravel() != a.value.ravel())
-                where = f"[{', '.join(map(str, np.unravel_index(int(changed[0]), a.value.shape)))}]" if len(changed) else ""
+                where = (
+                    f"[{', '.join(map(str, np.unravel_index(int(changed[0]), a.value.shape)))}]" if len(changed) else ""
+                )
                 raise InputMutated(
                     f"forward modified its argument {a.name} in place ({a.name}{where} changed): it must not modify "
                     f"its inputs (copy before writing, {a.name} = {a.name}.copy(), or use out-of-place operations)"
@@ -336,32 +339,24 @@ class _Layer:
 
 def _describe(cache: Any) -> str:
     if isinstance(cache, (tuple, list)):
-        parts = [f"{type(c).__name__} {np.shape(c)}" if isinstance(c, np.ndarray) else type(c).__name__ for c in cache[:8]]
+        parts = [
+            f"{type(c).__name__} {np.shape(c)}" if isinstance(c, np.ndarray) else type(c).__name__ for c in cache[:8]
+        ]
         return f"a {type(cache).__name__} of {len(cache)}: {', '.join(parts)}{', ...' if len(cache) > 8 else ''}"
     if isinstance(cache, dict):
         return f"a dict with keys {list(cache)[:8]}"
     return f"a {type(cache).__name__}"
 
 
-def _snapshot(cache: Any) -> Any:
-    try:
-        return copy.deepcopy(cache)
-    except Exception:  # an uncopyable cache (a file, a lock) is not compared
-        return None
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a_, b_ = np.asarray(a), np.asarray(b)
-        return a_.shape == b_.shape and a_.dtype == b_.dtype and bool(np.array_equal(a_, b_, equal_nan=a_.dtype.kind in "fc"))
-    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    try:
-        return bool(a == b)
-    except Exception:
-        return True  # objects that cannot be compared are not held against forward
+def _shared(first: Any, second: Any) -> str | None:
+    """What two calls' caches share as one mutable object (the cache itself or an entry of it), if anything."""
+    if first is second and not isinstance(first, tuple):
+        return f"{type(first).__name__} object"
+    if isinstance(first, tuple) and isinstance(second, tuple):
+        for k, (a, b) in enumerate(zip(first, second)):
+            if a is b and isinstance(a, (np.ndarray, dict, list)):
+                return f"{type(a).__name__} (entry {k} of the cache)"
+    return None
 
 
 # -- the per-argument summary --------------------------------------------------------------------

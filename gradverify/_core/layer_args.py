@@ -177,7 +177,9 @@ def read_outputs(result: Any, *, returns_grad: bool) -> tuple[list[np.ndarray], 
         return [loss.reshape(())], grads
     if isinstance(result, (tuple, list)):
         if len(result) < 2:
-            raise InvalidArgument(f"forward returned a {type(result).__name__} of length {len(result)}; expected (out, cache)")
+            raise InvalidArgument(
+                f"forward returned a {type(result).__name__} of length {len(result)}; expected (out, cache)"
+            )
         outs, cache = list(result[:-1]), result[-1]
     else:
         outs, cache = [result], NO_CACHE
@@ -261,15 +263,16 @@ def read_gradients(value: Any, arguments: list[Argument], who: str) -> dict[str,
             if len(value) == len(arrays) and len(arrays) > len(diff):
                 const = ", ".join(f"{a.name} ({a.reason})" for a in arrays if not a.differentiable)
                 hint = f"; it looks like one per array argument, but {const} is not differentiated: return no gradient for it"
+            are = "argument is" if len(diff) == 1 else "arguments are"
             raise InvalidArgument(
-                f"{who} returned {len(value)} gradients, but forward has {len(diff)} differentiable argument"
-                f"{'s' if len(diff) != 1 else ''} ({names}){hint}; or name the differentiated ones with wrt="
+                f"{who} returned {len(value)} gradients, but {len(diff)} {are} differentiated ({names}){hint}; "
+                "return one gradient per differentiated argument, in order, or name them with wrt=[...]"
             )
     else:
         if len(diff) != 1:
             raise InvalidArgument(
-                f"{who} returned one {type(value).__name__}, but forward has {len(diff)} differentiable arguments "
-                f"({names}): return one gradient each, in order, as a tuple (or name the one it returns with wrt=)"
+                f"{who} returned one {type(value).__name__}, but {len(diff)} arguments are differentiated "
+                f"({names}): return one gradient each, in order, as a tuple, or name the one it returns with wrt=[...]"
             )
         pairs = [(diff[0], value)]
     out: dict[str, np.ndarray] = {}

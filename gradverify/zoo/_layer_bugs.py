@@ -81,9 +81,9 @@ def max_pool_spread_over_window(dout: np.ndarray, cache: Any) -> np.ndarray:
     for i in range(dout.shape[2]):
         for j in range(dout.shape[3]):
             # The average pool's backward: every entry of the window gets a share.
-            dx[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw] += dout[:, :, i, j][..., None, None] / (
-                ph * pw
-            )
+            dx[:, :, i * stride : i * stride + ph, j * stride : j * stride + pw] += dout[:, :, i, j][
+                ..., None, None
+            ] / (ph * pw)
     return dx
 
 

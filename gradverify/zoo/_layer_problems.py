@@ -70,7 +70,13 @@ def _args(name: str, rng: np.random.Generator, dtype: Any) -> tuple[tuple, list 
     if name == "max_pool":
         return (normal(2, 2, 4, 4), {"pool_height": 2, "pool_width": 2, "stride": 2}), None
     if name == "rnn_step":
-        return (normal(3, 4), normal(3, 4), normal(4, 4, scale=0.4), normal(4, 4, scale=0.4), normal(4, scale=0.1)), None
+        return (
+            normal(3, 4),
+            normal(3, 4),
+            normal(4, 4, scale=0.4),
+            normal(4, 4, scale=0.4),
+            normal(4, scale=0.1),
+        ), None
     if name == "lstm_step":
         N, D, H = 2, 3, 3
         return (
@@ -127,7 +133,5 @@ def make_layer(name: str, *, seed: int = 0, dtype: Any = np.float64) -> Layer:
         raise InvalidArgument(f"name={name!r} is not a zoo layer; choose one of {', '.join(LAYER_NAMES)}")
     forward, backward = _PAIRS[name]
     args, wrt = _args(name, np.random.default_rng(seed), np.dtype(dtype))
-    broken = {
-        bug: (forward, fn) if backward is not None else (fn, None) for bug, fn in BUGS[name].items()
-    }
+    broken = {bug: (forward, fn) if backward is not None else (fn, None) for bug, fn in BUGS[name].items()}
     return Layer(name, forward, backward, args, wrt, broken, dict(WRONG[name]))

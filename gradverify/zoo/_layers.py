@@ -87,9 +87,7 @@ def _normalise(x: np.ndarray, axis: int, eps: float) -> tuple[np.ndarray, np.nda
     return (x - mu) * inv_std, mu, var
 
 
-def batchnorm_forward(
-    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict
-) -> tuple[np.ndarray, Cache]:
+def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict) -> tuple[np.ndarray, Cache]:
     """Batch normalisation of ``x (N, D)`` over the batch, then ``gamma * xhat + beta``.
 
     ``bn_param``: ``mode`` (``"train"`` or ``"test"``), ``eps`` (1e-5),
@@ -128,9 +126,7 @@ def batchnorm_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.n
     return _normalise_backward(dout * gamma, xhat, var, eps, 0), dgamma, dbeta
 
 
-def layernorm_forward(
-    x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict
-) -> tuple[np.ndarray, Cache]:
+def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict) -> tuple[np.ndarray, Cache]:
     """Layer normalisation: each row of ``x (N, D)`` over its features, then ``gamma * xhat + beta``."""
     eps = ln_param.get("eps", 1e-5)
     xhat, _, var = _normalise(x, 1, eps)
