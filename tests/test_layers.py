@@ -332,6 +332,13 @@ def test_a_forward_that_changes_the_cache_of_an_earlier_call_is_refused():
         gv.check_layer(forward, backward, X, W, B, seed=0)
 
 
+def test_immutable_values_shared_by_two_caches_are_fine():
+    def forward(x, scale):
+        return scale * x, scale  # the same float object in every cache
+
+    assert gv.check_layer(forward, lambda dout, scale: scale * dout, X, 3.0, seed=0).ok
+
+
 def test_a_cache_that_does_not_match_the_backward():
     # The LSTM's backward unpacks ten entries from affine's three.
     with pytest.raises(

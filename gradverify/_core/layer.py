@@ -13,6 +13,7 @@ diagnosis of that argument alone) and says which arguments were constants.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -350,13 +351,20 @@ def _describe(cache: Any) -> str:
 
 def _shared(first: Any, second: Any) -> str | None:
     """What two calls' caches share as one mutable object (the cache itself or an entry of it), if anything."""
-    if first is second and not isinstance(first, tuple):
+    if first is second and _mutable(first):
         return f"{type(first).__name__} object"
     if isinstance(first, tuple) and isinstance(second, tuple):
         for k, (a, b) in enumerate(zip(first, second)):
-            if a is b and isinstance(a, (np.ndarray, dict, list)):
+            if a is b and _mutable(a):
                 return f"{type(a).__name__} (entry {k} of the cache)"
     return None
+
+
+def _mutable(value: Any) -> bool:
+    # Immutable values (numbers, strings, tuples, None) are shared harmlessly.
+    if isinstance(value, (np.ndarray, dict, list, set, bytearray)):
+        return True
+    return hasattr(value, "__dict__") and not isinstance(value, (type, types.ModuleType, types.FunctionType))
 
 
 # -- the per-argument summary --------------------------------------------------------------------

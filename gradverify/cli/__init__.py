@@ -8,6 +8,7 @@
     gradverify check layers:conv --vjp layers:conv_vjp --shape 2,8 --examples 50
     gradverify steps model.py:loss --grad loss_grad --shape 5,3
     gradverify descent model.py:loss --grad loss_grad --shape 5,3
+    gradverify layer layers.py:affine_forward --backward affine_backward --shape x=4,3 --shape w=3,5 --shape b=5
 
 ``MODULE:FUNC`` names a module importable from the current directory (dotted)
 or a ``.py`` file; ``--grad NAME`` without a module looks in FUNC's module.
@@ -36,6 +37,7 @@ from ._check import cmd_check
 from ._demo import cmd_demo
 from ._descent import cmd_descent
 from ._errors import CommandError, ExitCode, _first_line
+from ._layer import add_layer_command
 from ._steps import STEP_METHODS, cmd_steps
 from ._targets import parse_shapes as parse_shapes  # re-exported: tests and scripts import it from here
 
@@ -112,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     descent.add_argument("--step-size", type=float, help="step size (default: from the estimated smoothness)")
     descent.add_argument("--steps", type=int, help="number of gradient-descent steps")
     descent.set_defaults(run=cmd_descent)
+    add_layer_command(sub)
     return parser
 
 
