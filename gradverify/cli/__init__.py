@@ -8,7 +8,6 @@
     gradverify check layers:conv --vjp layers:conv_vjp --shape 2,8 --examples 50
     gradverify steps model.py:loss --grad loss_grad --shape 5,3
     gradverify descent model.py:loss --grad loss_grad --shape 5,3
-    gradverify layer layers.py:affine_forward --backward affine_backward --shape x=4,3 --shape w=3,5 --shape b=5
 
 ``MODULE:FUNC`` names a module importable from the current directory (dotted)
 or a ``.py`` file; ``--grad NAME`` without a module looks in FUNC's module.
