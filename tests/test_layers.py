@@ -32,7 +32,7 @@ def test_a_correct_layer_passes_and_each_gradient_is_named_by_its_argument():
     assert [a["shape"] for a in report.arguments] == [(4, 3), (3, 5), (5,)]
     assert report.failed_arguments == []
     text = str(report)
-    assert "dw       (3, 5)         passed" in text
+    assert "dw       (3, 5)  passed" in text
     assert report.worst_name.split("[")[0] in {"x", "w", "b"}
 
 
