@@ -46,7 +46,10 @@ def test_a_wrong_db_is_reported_as_db_and_nothing_else():
     assert report.failed_arguments == ["db"]
     assert report.argument("db")["failures"] == 5
     assert report.argument("dx")["ok"] and report.argument("w")["ok"]
-    assert report.diagnosis.startswith("db: the analytic derivative of b is 1/4 x the numerical one")
+    assert report.diagnosis == (
+        "db: the analytic derivative of b is 1/4 x the numerical one: a mean over the batch of 4 where the "
+        "forward sums over it (or divided by 4 twice)?"
+    )
     assert report.worst_name.startswith("b[")
     assert "x[" not in report.diagnosis and "w[" not in report.diagnosis
 

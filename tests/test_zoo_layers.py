@@ -97,6 +97,14 @@ def test_a_regularisation_gradient_without_its_factor_is_a_missing_term_of_W():
     assert "is missing a term 0.1 * W" in report.diagnosis
 
 
+def test_a_gradient_of_the_sum_where_the_loss_takes_the_mean_is_said_in_batch_words():
+    layer = zoo.make_layer("softmax_loss", seed=0)
+    report = gv.check_layer(layer.broken["forgot_mean"][0], None, *layer.args, seed=0)
+    assert report.diagnosis.endswith(
+        "is 5 x the numerical one: a sum over the batch of 5 where the forward takes the mean?"
+    )
+
+
 def test_the_course_calls_need_no_glue():
     rng = np.random.default_rng(0)
     x, gamma, beta = 0.1 * rng.standard_normal((5, 3)), 1 + 0.1 * rng.standard_normal(3), rng.standard_normal(3)

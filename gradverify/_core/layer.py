@@ -60,7 +60,7 @@ class LayerReport(Report):
     @property
     def failed_arguments(self) -> list[str]:
         """Names of the gradients that failed, such as ``["dgamma"]``."""
-        return [a["gradient"] for a in self.arguments if not a["ok"]]
+        return [a["gradient"] for a in self.arguments if a.get("verdict", "FAILED") == "FAILED" and not a["ok"]]
 
     def to_dict(self) -> dict:
         out = super().to_dict()
@@ -74,13 +74,14 @@ class LayerReport(Report):
         shapes = max([5] + [len(str(a["shape"])) for a in self.arguments])
         block = [f"  {'gradient':<{width}} {'shape':<{shapes}}  verdict  {'wrong':<9} {'rel error':<9}  worst entry"]
         for a in self.arguments:
-            verdict = "passed" if a["ok"] else "FAILED"
-            wrong = f"{a['failures']} of {a['entries']}"
+            verdict = a.get("verdict", "passed" if a["ok"] else "FAILED")[:7]
+            # A directional check estimates only the entries it localised.
+            wrong = f"{a['failures']} of {a['entries']}" if self.mode == "full" else f"{a['failures']} found"
             # Where an argument passed, its worst entry is rounding noise: only
             # the order of its error is shown, which does not vary by machine.
             rel = f"{a['max_rel_error']:.2g}" if not a["ok"] else _order(a["max_rel_error"])
             worst = a["worst"] if not a["ok"] and a["worst"] else ""
-            line = f"  {a['gradient']:<{width}} {str(a['shape']):<{shapes}}  {verdict}   {wrong:<9} {rel:<9}  {worst}"
+            line = f"  {a['gradient']:<{width}} {str(a['shape']):<{shapes}}  {verdict:<7}  {wrong:<9} {rel:<9}  {worst}"
             block.append(line.rstrip())
         for name, reason in self.constants.items():
             block.append(f"  constant {name}: {reason}, not differentiated")
@@ -211,7 +212,7 @@ def check_layer(
             report = check_vjp(layer.outputs, layer.vjp, point, **options)
     finally:
         layer.restore()
-    return _layer_report(report, arguments)
+    return _layer_report(report, arguments, layer.batch)
 
 
 class _Layer:
@@ -226,6 +227,7 @@ class _Layer:
         self.shapes: list[tuple] = []
         self.dtypes: list[np.dtype] = []
         self.style = "spread"
+        self.batch: int | None = None  # the leading dimension of the output, to say a factor in a layer's words
 
     def restore(self) -> None:
         if self.state is not None:
@@ -322,9 +324,12 @@ class _Layer:
                 "of its own, or a network that uses the layer twice gets wrong gradients"
             )
         if returns_grad:
+            first_array = next(a.value for a in self.arguments if a.differentiable)
+            self.batch = np.shape(first_array)[0] if np.ndim(first_array) else None
             read_gradients(read_outputs(second, returns_grad=True)[1], self.arguments, "forward")
             return
         self.shapes = [o.shape for o in outs]
+        self.batch = outs[0].shape[0] if outs[0].ndim else None
         self.dtypes = [o.dtype if o.dtype.kind == "f" else np.dtype(np.float64) for o in outs]
         assert self.backward is not None
         self.style = dout_style(self.backward, len(outs)) if cache is not NO_CACHE else "spread"
@@ -382,16 +387,21 @@ def _mutable(value: Any) -> bool:
 # -- the per-argument summary --------------------------------------------------------------------
 
 
-def _layer_report(report: Report, arguments: list[Argument]) -> LayerReport:
+def _layer_report(report: Report, arguments: list[Argument], batch: int | None) -> LayerReport:
     diff = [a for a in arguments if a.differentiable]
     excused = {(k["index"][0], tuple(k["index"][1])) for k in report.kinks if k["between"]}
-    summaries = [_summary(report, a, excused) for a in diff]
-    if not report.ok and all(s["ok"] for s in summaries) and report.worst_index is not None:
+    summaries = [_summary(report, a, excused, batch) for a in diff]
+    outcome = getattr(report, "outcome", "passed" if report.ok else "failed")
+    if outcome == "failed" and all(s["ok"] for s in summaries) and report.worst_index is not None:
         # Entries failed for reasons the tolerances alone do not show (unresolved
         # estimates): the engine's worst entry says which argument holds them.
         for s in summaries:
             if s["name"] == report.worst_index[0]:
                 s["ok"], s["failures"] = False, max(1, s["failures"])
+    for s in summaries:
+        s["verdict"] = "FAILED" if not s["ok"] else ("inconclusive" if outcome == "inconclusive" else "passed")
+        if s["verdict"] == "inconclusive":
+            s["ok"] = False  # nothing wrong was seen, but the check could not have seen it
     base = {f.name: getattr(report, f.name) for f in fields(report)}
     failed = [s for s in summaries if not s["ok"] and s["diagnosis"]]
     if failed and report.mode == "full":
@@ -402,7 +412,19 @@ def _layer_report(report: Report, arguments: list[Argument]) -> LayerReport:
     return LayerReport(**base, arguments=summaries, constants=constants)
 
 
-def _summary(report: Report, a: Argument, excused: set) -> dict:
+def _batch_hint(pattern: str, A: np.ndarray, N: np.ndarray, batch: int | None) -> str:
+    """A factor that is the batch size, said in the words of a layer."""
+    if pattern != "scale" or not batch or batch < 2:
+        return ""
+    c = float(np.dot(A, N) / max(float(np.dot(N, N)), np.finfo(float).tiny))
+    if abs(c * batch - 1) <= 1e-6:
+        return f"a mean over the batch of {batch} where the forward sums over it (or divided by {batch} twice)?"
+    if abs(c - batch) <= 1e-6 * batch:
+        return f"a sum over the batch of {batch} where the forward takes the mean?"
+    return ""
+
+
+def _summary(report: Report, a: Argument, excused: set, batch: int | None) -> dict:
     A = np.asarray(report.analytic[a.name], dtype=np.float64).ravel()
     N = np.asarray(report.numerical[a.name], dtype=np.float64).ravel()
     T = np.asarray(report.tolerance[a.name], dtype=np.float64).ravel()
@@ -426,6 +448,9 @@ def _summary(report: Report, a: Argument, excused: set) -> dict:
         spec = ParamSpec.of({a.name: np.zeros(shape)})
         point = np.asarray(a.value, dtype=np.float64).ravel()
         pattern, words = diagnose(A[:, None], N[:, None], T[:, None], fail, spec, point)
+        hint = _batch_hint(pattern, A, N, batch)
+        if hint and ": " in words:  # the generic hint, said in a layer's words
+            words = words.split(": ", 1)[0] + ": " + hint
     entries = A.size if report.mode == "full" else int(judged.sum())
     return {
         "name": a.name,
