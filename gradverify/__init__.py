@@ -25,7 +25,8 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._core.check import assert_grad, check_grad, check_jacobian, check_vjp
-    from ._core.layer import LayerReport, check_layer
+    from ._core.layer import check_layer
+    from ._core.layer_report import LayerReport
     from ._core.numerical import (
         GradientEstimate,
         TaylorResult,
@@ -49,7 +50,7 @@ _LAZY = {
     "check_jacobian": "_core.check",
     "assert_grad": "_core.check",
     "check_layer": "_core.layer",
-    "LayerReport": "_core.layer",
+    "LayerReport": "_core.layer_report",
     "Report": "_core.report",
     "GradientEstimate": "_core.numerical",
     "TaylorResult": "_core.numerical",
