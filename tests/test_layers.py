@@ -391,6 +391,31 @@ def test_directional_mode_names_the_wrong_argument_too():
     assert report.argument("db")["worst"] == "b[2]"
 
 
+def test_a_directional_search_that_stopped_does_not_call_the_other_arguments_right():
+    layer = zoo.make_layer("conv", seed=0)
+    forward, backward = layer.broken["kernel_flipped"]  # many wrong entries of dx
+    report = gv.check_layer(forward, backward, *layer.args, mode="directional", seed=0)
+    assert report.failed_arguments == ["dx"]
+    assert [report.argument(g)["verdict"] for g in ("dw", "db")] == ["unknown", "unknown"]
+    assert not report.argument("dw")["ok"]
+
+
+def test_optional_trailing_parameters_and_a_boolean_mask():
+    def temporal_softmax_loss(x, y, mask, verbose=False):
+        N, T, V = x.shape
+        flat, labels, keep = x.reshape(N * T, V), y.reshape(N * T), mask.reshape(N * T)
+        logp = flat - np.log(np.exp(flat).sum(axis=1, keepdims=True))
+        loss = -np.sum(keep * logp[np.arange(N * T), labels]) / N
+        dflat = np.exp(logp)
+        dflat[np.arange(N * T), labels] -= 1
+        return loss, (dflat * keep[:, None] / N).reshape(N, T, V)
+
+    x, y = RNG.standard_normal((2, 3, 4)), RNG.integers(0, 4, (2, 3))
+    mask = np.array([[True, True, False], [True, False, False]])
+    report = gv.check_layer(temporal_softmax_loss, None, x, y, mask, seed=0)
+    assert report.ok and list(report.constants) == ["y", "mask"]
+
+
 def test_the_report_as_a_dict_carries_the_arguments():
     data = gv.check_layer(zoo.word_embedding_forward, zoo.word_embedding_backward, np.array([[0, 1, 1]]), W, seed=0)
     out = data.to_dict()

@@ -28,8 +28,11 @@ class LayerReport(Report):
     ----------
     arguments : list of dict
         Per differentiated argument: ``name``, ``gradient`` (``"dgamma"``),
-        ``shape``, ``ok``, ``failures``, ``entries``, ``worst`` (entry name),
-        ``max_rel_error`` and ``diagnosis`` (of that argument alone).
+        ``shape``, ``verdict`` (``"passed"``, ``"FAILED"``, ``"inconclusive"``
+        when the check as a whole was, ``"unknown"`` when a directional check
+        stopped localising before it reached this argument), ``ok`` (passed),
+        ``failures``, ``entries``, ``worst`` (entry name), ``max_rel_error``,
+        ``diagnosis`` (of that argument alone) and ``pattern``.
     constants : dict
         Arguments that were not differentiated, with the reason.
     """
@@ -47,7 +50,7 @@ class LayerReport(Report):
     @property
     def failed_arguments(self) -> list[str]:
         """Names of the gradients that failed, such as ``["dgamma"]``."""
-        return [a["gradient"] for a in self.arguments if a.get("verdict", "FAILED") == "FAILED" and not a["ok"]]
+        return [a["gradient"] for a in self.arguments if a.get("verdict") == "FAILED"]
 
     def to_dict(self) -> dict:
         out = super().to_dict()
@@ -66,8 +69,9 @@ class LayerReport(Report):
             wrong = f"{a['failures']} of {a['entries']}" if self.mode == "full" else f"{a['failures']} found"
             # Where an argument passed, its worst entry is rounding noise: only
             # the order of its error is shown, which does not vary by machine.
-            rel = f"{a['max_rel_error']:.2g}" if not a["ok"] else _order(a["max_rel_error"])
-            worst = a["worst"] if not a["ok"] and a["worst"] else ""
+            failed = a.get("verdict") == "FAILED"
+            rel = f"{a['max_rel_error']:.2g}" if failed else (_order(a["max_rel_error"]) if a["entries"] else "-")
+            worst = a["worst"] if failed and a["worst"] else ""
             line = f"  {a['gradient']:<{width}} {str(a['shape']):<{shapes}}  {verdict:<7}  {wrong:<9} {rel:<9}  {worst}"
             block.append(line.rstrip())
         for name, reason in self.constants.items():
@@ -97,10 +101,19 @@ def layer_report(report: Report, arguments: list[Argument], batch: int | None) -
         for s in summaries:
             if s["name"] == report.worst_index[0]:
                 s["ok"], s["failures"] = False, max(1, s["failures"])
+    # Random directions localise at most a few wrong entries; once the search
+    # stopped, an argument where none was found is not known to be right.
+    stopped = report.mode != "full" and any("localisation stopped" in str(n) for n in report.notes)
     for s in summaries:
-        s["verdict"] = "FAILED" if not s["ok"] else ("inconclusive" if outcome == "inconclusive" else "passed")
-        if s["verdict"] == "inconclusive":
-            s["ok"] = False  # nothing wrong was seen, but the check could not have seen it
+        if not s["ok"]:
+            s["verdict"] = "FAILED"
+        elif outcome == "inconclusive":
+            s["verdict"] = "inconclusive"  # nothing wrong was seen, but the check could not have seen it
+        elif outcome == "failed" and stopped:
+            s["verdict"] = "unknown"
+        else:
+            s["verdict"] = "passed"
+        s["ok"] = s["verdict"] == "passed"
     base = {f.name: getattr(report, f.name) for f in fields(report)}
     failed = [s for s in summaries if not s["ok"] and s["diagnosis"]]
     if failed and report.mode == "full":
