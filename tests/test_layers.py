@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import gradverify as gv
 from gradverify import zoo
@@ -421,3 +423,52 @@ def test_the_report_as_a_dict_carries_the_arguments():
     out = data.to_dict()
     assert out["arguments"][0]["gradient"] == "dW" and out["arguments"][0]["shape"] == [3, 5]
     assert "integer" in out["constants"]["x"]
+
+
+# -- properties: no false alarm on a right layer at any scale, a 1e-6 bug in one gradient caught and named ----------
+
+PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _affine_point(seed: int, n: int, d: int, m: int, scale: float) -> tuple:
+    rng = np.random.default_rng(seed)
+    return scale * rng.standard_normal((n, d)), rng.standard_normal((d, m)) / scale, rng.standard_normal(m)
+
+
+@PROPERTY
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 5),
+    d=st.integers(1, 4),
+    m=st.integers(1, 4),
+    scale=st.sampled_from([1e-3, 1.0, 1e3]),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_no_false_alarm_on_a_right_layer(seed, n, d, m, scale, dtype):
+    x, w, b = (a.astype(dtype) for a in _affine_point(seed, n, d, m, scale))
+    report = gv.check_layer(affine_forward, affine_backward, x, w, b, seed=seed % 1000)
+    assert report.ok, str(report)
+
+
+@PROPERTY
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    which=st.sampled_from(["dx", "dw", "db"]),
+    rel=st.sampled_from([1e-6, -1e-6, 1e-4]),
+    data=st.data(),
+)
+def test_a_small_bug_in_one_gradient_is_caught_and_named_in_float64(seed, which, rel, data):
+    x, w, b = _affine_point(seed, 3, 4, 2, 1.0)
+    grads = dict(zip(("dx", "dw", "db"), affine_backward(np.ones((3, 2)), (x, w, b))))
+    entry = data.draw(st.integers(0, grads[which].size - 1), label="entry")
+
+    def backward(dout, cache):
+        out = dict(zip(("dx", "dw", "db"), affine_backward(dout, cache)))
+        wrong = out[which].copy()
+        flat = wrong.reshape(-1)
+        flat[entry] += rel * max(1.0, float(np.max(np.abs(wrong))))  # a bug of size rel of the gradient's scale
+        out[which] = wrong
+        return out["dx"], out["dw"], out["db"]
+
+    report = gv.check_layer(affine_forward, backward, x, w, b, seed=seed % 1000)
+    assert report.failed_arguments == [which], str(report)
