@@ -104,6 +104,13 @@ def test_a_loss_with_its_gradient_needs_no_backward():
     assert "integer" in report.constants["y"]
 
 
+def test_a_loss_of_shape_one_is_a_scalar():
+    def loss(x):
+        return np.sum(x**2, keepdims=True).reshape(1), 2 * x
+
+    assert gv.check_layer(loss, None, X, seed=0).ok
+
+
 def test_wrt_picks_the_differentiated_arguments():
     layer = zoo.make_layer("linear_softmax_loss")
     W_, X_, y_, reg = layer.args

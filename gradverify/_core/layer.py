@@ -194,7 +194,7 @@ class _Layer:
         return self.run_backward(cotangent, cache, pos, kw, first=False)
 
     def loss(self, params: dict) -> Any:
-        return self.call(params)[0][0]
+        return np.reshape(self.call(params)[0][0], ())  # a loss of shape (1,) is a scalar too
 
     def loss_grad(self, point: dict) -> dict:
         result = self.call({k: v.copy() for k, v in point.items()})[0]
@@ -221,10 +221,14 @@ class _Layer:
         except (TypeError, KeyError, AttributeError, ValueError) as exc:
             if isinstance(exc, ValueError) and "unpack" not in str(exc):
                 raise
+            given = (
+                "(forward returned no cache, so backward gets forward's arguments)"
+                if cache is NO_CACHE
+                else f"with the cache forward returned ({_describe(cache)})"
+            )
             raise InvalidArgument(
-                f"backward raised {type(exc).__name__} ({exc}) when called as {convention} with the cache forward "
-                f"returned ({_describe(cache)}): does this backward belong to this forward, and does it unpack the "
-                "cache in the order forward packs it?"
+                f"backward raised {type(exc).__name__} ({exc}) when called as {convention} {given}: does this "
+                "backward belong to this forward, and does it unpack the cache in the order forward packs it?"
             ) from exc
         return read_gradients(value, self.arguments, "backward")
 
