@@ -116,11 +116,23 @@ def test_wrt_picks_the_differentiated_arguments():
     W_, X_, y_, reg = layer.args
     report = gv.check_layer(zoo.linear_softmax_loss, None, W_, X_, y_, reg, wrt=["W"], seed=0)
     assert report.ok
-    assert report.constants["X"] == "a floating array, not named in wrt"
+    assert report.constants["X"] == "a floating array, not named in wrt (its gradient is not checked)"
     with pytest.raises(
         InvalidArgument, match=r"returned one ndarray, but 2 arguments are differentiated \(W, X\).*wrt="
     ):
         gv.check_layer(zoo.linear_softmax_loss, None, W_, X_, y_, reg, seed=0)
+
+
+def test_wrt_checks_some_of_the_gradients_a_backward_returns():
+    def backward(dout, cache):
+        dx, dw, db = affine_backward(dout, cache)
+        return dx, dw * 2, db  # dw is wrong, but only dx and db are checked
+
+    report = gv.check_layer(affine_forward, backward, X, W, B, wrt=["x", "b"], seed=0)
+    assert report.ok and [a["gradient"] for a in report.arguments] == ["dx", "db"]
+    assert "not checked" in report.constants["w"]
+    with pytest.raises(InvalidArgument, match=r"wrt names 'w', but w is a dict"):
+        gv.check_layer(affine_forward, backward, X, {"w": W}, B, wrt=["w"], seed=0)
 
 
 def test_several_outputs_spread_or_as_a_tuple_of_douts():

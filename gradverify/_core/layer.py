@@ -71,7 +71,8 @@ def check_layer(
         constants, and the report lists them with the reason.
     wrt : str or list of str, optional
         The arguments to differentiate, by name, instead (``wrt=["W"]`` when
-        the data ``X`` is a floating array too).
+        the data ``X`` is a floating array too).  backward may still return a
+        gradient for every floating array; those left out are not checked.
     kwargs : dict, optional
         Keyword arguments of forward.  They are separate from the check's own
         options (``method``, ``seed``, ...) so that neither can shadow the

@@ -34,6 +34,7 @@ class Argument:
     keyword: bool
     differentiable: bool
     reason: str = ""  # why a constant is constant
+    excluded: bool = False  # a floating array left out by wrt: a gradient returned for it is not checked
 
 
 def _names(forward: Callable[..., Any], count: int) -> list[str]:
@@ -129,7 +130,8 @@ def classify(
                 )
             a.differentiable = True
         else:
-            a.reason = reason or "a floating array, not named in wrt"
+            a.reason = reason or "a floating array, not named in wrt (its gradient is not checked)"
+            a.excluded = reason is None
     if not any(a.differentiable for a in found):
         described = "; ".join(f"{a.name}: {a.reason}" for a in found) or "no arguments"
         raise InvalidArgument(
@@ -253,10 +255,13 @@ def read_gradients(value: Any, arguments: list[Argument], who: str) -> dict[str,
             if a.name not in grads:
                 raise InvalidArgument(f"{who} returned no gradient for {a.name} (its dict has keys {list(value)})")
     elif isinstance(value, (tuple, list)):
+        floats = [a for a in arguments if a.differentiable or a.excluded]
         if len(value) == len(diff):
             pairs = list(zip(diff, value))
         elif len(value) == len(arguments):
             pairs = list(zip(arguments, value))
+        elif len(value) == len(floats) > len(diff):  # backward's usual gradients, wrt checks some of them
+            pairs = list(zip(floats, value))
         else:
             hint = ""
             arrays = [a for a in arguments if isinstance(a.value, np.ndarray)]
@@ -279,7 +284,7 @@ def read_gradients(value: Any, arguments: list[Argument], who: str) -> dict[str,
     for a, g in pairs:
         grad_name = f"d{a.name}"
         if not a.differentiable:
-            if g is None:
+            if g is None or a.excluded:
                 continue
             raise InvalidArgument(
                 f"{who} returned a gradient ({grad_name}) for {a.name}, which is not differentiated ({a.reason}); "
