@@ -25,6 +25,8 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._core.check import assert_grad, check_grad, check_jacobian, check_vjp
+    from ._core.layer import check_layer
+    from ._core.layer_report import LayerReport
     from ._core.numerical import (
         GradientEstimate,
         TaylorResult,
@@ -47,6 +49,8 @@ _LAZY = {
     "check_vjp": "_core.check",
     "check_jacobian": "_core.check",
     "assert_grad": "_core.check",
+    "check_layer": "_core.layer",
+    "LayerReport": "_core.layer_report",
     "Report": "_core.report",
     "GradientEstimate": "_core.numerical",
     "TaylorResult": "_core.numerical",
@@ -67,6 +71,7 @@ __all__ = [
     "GradverifyError",
     "InputMutated",
     "InvalidArgument",
+    "LayerReport",
     "NonDeterministicFunction",
     "NonFiniteValue",
     "NotComplexSafe",
@@ -78,6 +83,7 @@ __all__ = [
     "assert_grad",
     "check_grad",
     "check_jacobian",
+    "check_layer",
     "check_vjp",
     "estimate_gradient",
     "numerical_gradient",

@@ -407,6 +407,18 @@ class GradCheck:
 
         return self._run("jacobian", check_jacobian, f, jac, x, options=options)
 
+    def layer(
+        self, forward: Callable[..., Any], backward: Callable[..., Any] | None, *args: Any, **options: Any
+    ) -> Report:
+        """Check a layer's backward against its forward; see :func:`gradverify.check_layer`."""
+        __tracebackhide__ = True
+        from . import check_layer
+
+        merged = self._options(options, verify=False)
+        if "vectorized" not in options:
+            merged.pop("vectorized", None)  # a marker's setting for the other checks; layers are not stacked
+        return self._judge(check_layer(forward, backward, *args, **merged))
+
     def verify(self, f: Callable[..., Any], grad: Callable[..., Any], inputs: Any, **options: Any) -> Any:
         """Check ``grad`` on Hypothesis-drawn ``inputs``; see :func:`gradverify.verify`.
 
@@ -448,7 +460,7 @@ def gradcheck(request: pytest.FixtureRequest) -> GradCheck:
     """Check hand-written derivatives; a wrong one fails the test with its report.
 
     ``gradcheck(f, grad, x, **options)`` checks a gradient;
-    ``gradcheck.vjp``, ``gradcheck.jacobian`` and ``gradcheck.verify`` the rest.
+    ``gradcheck.vjp``, ``gradcheck.jacobian``, ``gradcheck.layer`` and ``gradcheck.verify`` the rest.
     Per-test settings come from ``@pytest.mark.gradverify(method=..., ...)``.
     """
     state = request.config.stash[_STATE]

@@ -42,6 +42,7 @@ from ._check import cmd_check
 from ._demo import cmd_demo
 from ._descent import cmd_descent
 from ._errors import CommandError, ExitCode, _first_line
+from ._layer import add_layer_command
 from ._steps import STEP_METHODS, cmd_steps
 from ._targets import finite_arg, seed_arg
 from ._targets import parse_shapes as parse_shapes  # re-exported: tests and scripts import it from here
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     descent.add_argument("--step-size", type=finite_arg, help="step size (default: from the estimated smoothness)")
     descent.add_argument("--steps", type=int, help="number of gradient-descent steps")
     descent.set_defaults(run=cmd_descent)
+    add_layer_command(sub)
     return parser
 
 
