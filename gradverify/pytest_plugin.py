@@ -338,6 +338,8 @@ class GradCheck:
     def _run(self, kind: str, check: Callable[..., Any], *args: Any, options: dict[str, Any]) -> Any:
         __tracebackhide__ = True
         merged = self._options(options, verify=kind == "verify")
+        if kind == "layer" and "vectorized" not in options:
+            merged.pop("vectorized", None)  # a marker's setting for the other checks; layers are not stacked
         derived = options.get("seed", self.defaults.get("seed")) is None
         try:
             outcome = check(*args, **merged)
@@ -414,10 +416,7 @@ class GradCheck:
         __tracebackhide__ = True
         from . import check_layer
 
-        merged = self._options(options, verify=False)
-        if "vectorized" not in options:
-            merged.pop("vectorized", None)  # a marker's setting for the other checks; layers are not stacked
-        return self._judge(check_layer(forward, backward, *args, **merged))
+        return self._run("layer", check_layer, forward, backward, *args, options=options)
 
     def verify(self, f: Callable[..., Any], grad: Callable[..., Any], inputs: Any, **options: Any) -> Any:
         """Check ``grad`` on Hypothesis-drawn ``inputs``; see :func:`gradverify.verify`.

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 import gradverify as gv
-from gradverify.cli import ExitCode, main, parse_shapes
+from gradverify.cli import ExitCode, main
+from gradverify.cli._targets import parse_shapes
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -45,7 +45,6 @@ from ._errors import CommandError, ExitCode, _first_line
 from ._layer import add_layer_command
 from ._steps import STEP_METHODS, cmd_steps
 from ._targets import finite_arg, seed_arg
-from ._targets import parse_shapes as parse_shapes  # re-exported: tests and scripts import it from here
 
 __all__ = ["ExitCode", "main"]
 
