@@ -393,21 +393,27 @@ class GradCheck:
         __tracebackhide__ = True
         from . import check_grad
 
-        return self._run("gradient", check_grad, f, grad, x, options=options)
+        report: Report = self._run("gradient", check_grad, f, grad, x, options=options)
+
+        return report
 
     def vjp(self, f: Callable[..., Any], vjp: Callable[..., Any], x: Any, **options: Any) -> Report:
         """Check a vector-Jacobian product; see :func:`gradverify.check_vjp`."""
         __tracebackhide__ = True
         from . import check_vjp
 
-        return self._run("vjp", check_vjp, f, vjp, x, options=options)
+        report: Report = self._run("vjp", check_vjp, f, vjp, x, options=options)
+
+        return report
 
     def jacobian(self, f: Callable[..., Any], jac: Callable[..., Any], x: Any, **options: Any) -> Report:
         """Check a full Jacobian; see :func:`gradverify.check_jacobian`."""
         __tracebackhide__ = True
         from . import check_jacobian
 
-        return self._run("jacobian", check_jacobian, f, jac, x, options=options)
+        report: Report = self._run("jacobian", check_jacobian, f, jac, x, options=options)
+
+        return report
 
     def layer(
         self, forward: Callable[..., Any], backward: Callable[..., Any] | None, *args: Any, **options: Any
@@ -416,7 +422,9 @@ class GradCheck:
         __tracebackhide__ = True
         from . import check_layer
 
-        return self._run("layer", check_layer, forward, backward, *args, options=options)
+        report: Report = self._run("layer", check_layer, forward, backward, *args, options=options)
+
+        return report
 
     def verify(self, f: Callable[..., Any], grad: Callable[..., Any], inputs: Any, **options: Any) -> Any:
         """Check ``grad`` on Hypothesis-drawn ``inputs``; see :func:`gradverify.verify`.

@@ -22,7 +22,7 @@ __all__ = ["SAMPLINGS", "batch_sampler", "valid_batches", "valid_data", "valid_s
 SAMPLINGS = ("shuffle", "replacement")
 
 
-def valid_data(data: Any) -> tuple:
+def valid_data(data: Any) -> tuple[Any, ...]:
     """``data`` as a tuple of arrays sharing a first axis of length N >= 1."""
     if isinstance(data, np.ndarray):
         data = (data,)
@@ -63,7 +63,7 @@ def batch_sampler(n: int, batch_size: int, sampling: str, rng: np.random.Generat
         yield rng.integers(0, n, size=batch_size)
 
 
-def valid_batches(data: Any, batch_size: Any) -> tuple[tuple, int, int]:
+def valid_batches(data: Any, batch_size: Any) -> tuple[tuple[Any, ...], int, int]:
     """The data arrays, their sample count N, and batch_size checked to lie in 1..N."""
     arrays = valid_data(data)
     n = arrays[0].shape[0]
@@ -76,4 +76,4 @@ def valid_batches(data: Any, batch_size: Any) -> tuple[tuple, int, int]:
 def valid_sampling(sampling: Any) -> str:
     if sampling not in SAMPLINGS:
         raise InvalidArgument(f"sampling={sampling!r} is not one of {', '.join(map(repr, SAMPLINGS))}")
-    return sampling
+    return str(sampling)

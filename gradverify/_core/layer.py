@@ -154,12 +154,12 @@ class _Layer:
     """Calls forward and backward on fresh copies of the arguments, the conventions resolved once."""
 
     def __init__(
-        self, forward: Callable[..., Any], backward: Callable[..., Any] | None, arguments: list, reset: bool
+        self, forward: Callable[..., Any], backward: Callable[..., Any] | None, arguments: list[Any], reset: bool
     ) -> None:
         self.forward, self.backward, self.arguments = forward, backward, arguments
         self.state = np.random.get_state() if reset else None
         self.reset = reset
-        self.shapes: list[tuple] = []
+        self.shapes: list[tuple[Any, ...]] = []
         self.dtypes: list[np.dtype] = []
         self.style = "spread"
         self.batch: int | None = None  # the leading dimension of the output, to say a factor in a layer's words
@@ -168,7 +168,7 @@ class _Layer:
         if self.state is not None:
             np.random.set_state(self.state)
 
-    def call(self, params: dict | None = None) -> Any:
+    def call(self, params: dict[str, Any] | None = None) -> Any:
         """forward at the given differentiable values (or the original ones), constants fresh."""
         pos, kw = [], {}
         for a in self.arguments:
@@ -182,26 +182,26 @@ class _Layer:
         return self.forward(*pos, **kw), pos, kw
 
     # -- the two sides handed to the verdict --------------------------------------------------
-    def outputs(self, params: dict) -> Any:
+    def outputs(self, params: dict[str, Any]) -> Any:
         result = self.call(params)[0]
         outs = result[:-1] if isinstance(result, (tuple, list)) else [result]
         if len(outs) == 1:
             return np.ravel(outs[0])
         return np.concatenate([np.ravel(o) for o in outs])
 
-    def vjp(self, point: dict, cotangent: np.ndarray) -> dict:
+    def vjp(self, point: dict[str, Any], cotangent: np.ndarray) -> dict[str, Any]:
         result, pos, kw = self.call({k: v.copy() for k, v in point.items()})
         _, cache = read_outputs(result, returns_grad=False)
         return self.run_backward(cotangent, cache, pos, kw, first=False)
 
-    def loss(self, params: dict) -> Any:
+    def loss(self, params: dict[str, Any]) -> Any:
         return np.reshape(self.call(params)[0][0], ())  # a loss of shape (1,) is a scalar too
 
-    def loss_grad(self, point: dict) -> dict:
+    def loss_grad(self, point: dict[str, Any]) -> dict[str, Any]:
         result = self.call({k: v.copy() for k, v in point.items()})[0]
         return read_gradients(read_outputs(result, returns_grad=True)[1], self.arguments, "forward")
 
-    def run_backward(self, cotangent: np.ndarray, cache: Any, pos: list, kw: dict, *, first: bool) -> dict:
+    def run_backward(self, cotangent: np.ndarray, cache: Any, pos: list[Any], kw: dict[str, Any], *, first: bool) -> dict[str, Any]:
         assert self.backward is not None
         douts, start = [], 0
         for shape, dtype in zip(self.shapes, self.dtypes):
@@ -277,7 +277,7 @@ class _Layer:
         result, pos, kw = self.call()
         self.run_backward(dout, read_outputs(result, returns_grad=False)[1], pos, kw, first=True)
 
-    def _untouched(self, pos: list, kw: dict) -> None:
+    def _untouched(self, pos: list[Any], kw: dict[str, Any]) -> None:
         given = iter(pos)
         for a in self.arguments:
             value = kw[a.name] if a.keyword else next(given)

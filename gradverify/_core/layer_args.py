@@ -222,7 +222,7 @@ def dout_style(backward: Callable[..., Any], n_outputs: int) -> str:
     )
 
 
-def _shape_message(grad_name: str, got: tuple, name: str, want: tuple) -> str:
+def _shape_message(grad_name: str, got: tuple[Any, ...], name: str, want: tuple[Any, ...]) -> str:
     message = f"{grad_name} has shape {got}, but {name} has shape {want}"
     if int(np.prod(got)) == int(np.prod(want)):
         if len(got) == len(want) == 2 and got == want[::-1]:

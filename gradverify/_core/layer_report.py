@@ -9,6 +9,7 @@ argument's entries only, so a bug in ``db`` is described as ``db``'s.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 
@@ -37,14 +38,15 @@ class LayerReport(Report):
         Arguments that were not differentiated, with the reason.
     """
 
-    arguments: list = field(default_factory=list)
-    constants: dict = field(default_factory=dict)
+    arguments: list[Any] = field(default_factory=list)
+    constants: dict[str, Any] = field(default_factory=dict)
 
-    def argument(self, name: str) -> dict:
+    def argument(self, name: str) -> dict[str, Any]:
         """The summary of one argument, by name (``"gamma"`` or ``"dgamma"``)."""
         for a in self.arguments:
             if name in (a["name"], a["gradient"]):
-                return a
+                summary: dict[str, Any] = a
+                return summary
         raise KeyError(name)
 
     @property
@@ -52,7 +54,7 @@ class LayerReport(Report):
         """Names of the gradients that failed, such as ``["dgamma"]``."""
         return [a["gradient"] for a in self.arguments if a.get("verdict") == "FAILED"]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         out["arguments"] = [{k: (list(v) if k == "shape" else v) for k, v in a.items()} for a in self.arguments]
         out["constants"] = dict(self.constants)
@@ -136,7 +138,7 @@ def _batch_hint(pattern: str, A: np.ndarray, N: np.ndarray, batch: int | None) -
     return ""
 
 
-def _summary(report: Report, a: Argument, excused: set, batch: int | None) -> dict:
+def _summary(report: Report, a: Argument, excused: set[Any], batch: int | None) -> dict[str, Any]:
     A = np.asarray(report.analytic[a.name], dtype=np.float64).ravel()
     N = np.asarray(report.numerical[a.name], dtype=np.float64).ravel()
     T = np.asarray(report.tolerance[a.name], dtype=np.float64).ravel()
@@ -178,6 +180,6 @@ def _summary(report: Report, a: Argument, excused: set, batch: int | None) -> di
     }
 
 
-def _entry(name: str, i: int, shape: tuple) -> str:
+def _entry(name: str, i: int, shape: tuple[Any, ...]) -> str:
     index = np.unravel_index(i, shape) if shape else ()
     return f"{name}[{', '.join(str(int(k)) for k in index)}]" if index else name

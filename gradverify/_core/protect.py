@@ -81,7 +81,7 @@ def protect(fn: Callable[..., Any], name: str, *, where: str) -> Callable[..., A
     return guarded
 
 
-def _who_writes(fn: Callable[..., Any], w: Any, data: tuple) -> list[str]:
+def _who_writes(fn: Callable[..., Any], w: Any, data: tuple[Any, ...]) -> list[str]:
     """Which of ``data`` ``fn`` writes into: call it once more on writable copies and compare."""
     copies = [a.copy() if isinstance(a, np.ndarray) else a for a in data]
     try:

@@ -96,15 +96,15 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
     return given
 
 
-def _arrange(forward: Any, given: dict[str, Any], spec: str) -> tuple[list, dict]:
+def _arrange(forward: Any, given: dict[str, Any], spec: str) -> tuple[list[Any], dict[str, Any]]:
     """Positional arguments in forward's order (keyword-only ones apart)."""
     try:
         params = list(inspect.signature(forward).parameters.values())
     except (TypeError, ValueError):
         raise CommandError(f"{spec} has no signature to name its arguments by") from None
     left = dict(given)
-    positional: list = []
-    keywords: dict = {}
+    positional: list[Any] = []
+    keywords: dict[str, Any] = {}
     gap = False  # after a parameter left at its default, the rest go by keyword
     for p in params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):

@@ -57,7 +57,7 @@ class Trajectory:
     losses: np.ndarray
     grad_norms: np.ndarray
     step_sizes: np.ndarray
-    weights: tuple
+    weights: tuple[Any, ...]
     recorded_steps: np.ndarray
     steps: int
     loss_calls: int
@@ -75,7 +75,7 @@ class Trajectory:
         """The loss at the final weights (on all the data)."""
         return float(self.losses[-1])
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-safe summary (the weights are left out)."""
         return {
             "losses": [float(v) for v in self.losses],
@@ -107,8 +107,8 @@ def _descend(
     *,
     steps: int,
     step_size: StepSize,
-    batch_for: Callable[[int], tuple],
-    full: tuple,
+    batch_for: Callable[[int], tuple[Any, ...]],
+    full: tuple[Any, ...],
     callback: Callable[..., Any] | None,
     record_every: int,
     seed: int | None,
@@ -288,7 +288,7 @@ def minibatch_gradient_descent(
     grad = protect(grad, "grad", where="minibatch_gradient_descent")
     batches = batch_sampler(n, batch_size, sampling, np.random.default_rng(seed))
 
-    def batch_for(t: int) -> tuple:
+    def batch_for(t: int) -> tuple[Any, ...]:
         index = next(batches)
         return tuple(a[index] for a in arrays)
 

@@ -46,7 +46,7 @@ class Schedule:
             return self.base_lr * self.gamma ** (t // self.stepsize)
         if self.policy == "exp":
             return self.base_lr * self.gamma**t
-        return self.base_lr * (1.0 + self.gamma * t) ** (-self.power)
+        return float(self.base_lr * (1.0 + self.gamma * t) ** (-self.power))
 
 
 def schedule(

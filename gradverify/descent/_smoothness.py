@@ -119,7 +119,7 @@ def estimate_smoothness(
     def hvp(vec: np.ndarray) -> np.ndarray:
         calls[0] += 1
         vec = np.asarray(vec, dtype=np.float64).reshape(-1)
-        return (grad_at(x + step * vec) - grad_at(x - step * vec)) / (2 * step)
+        return np.asarray((grad_at(x + step * vec) - grad_at(x - step * vec)) / (2 * step))
 
     if spec.size <= DENSE_HESSIAN_MAX:
         # Small problems: the whole (symmetrised) Hessian from n products; its

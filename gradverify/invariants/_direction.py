@@ -170,7 +170,7 @@ def _compare_slopes(
     return slope, predicted, tolerance, bool(ok), bool(kink)
 
 
-def _explain_direction(gn: float, slope: float, ratio: float | None, arrays: tuple) -> tuple[str, str]:
+def _explain_direction(gn: float, slope: float, ratio: float | None, arrays: tuple[Any, ...]) -> tuple[str, str]:
     """Pattern and words for a failed check: a missing gradient, a sign, a scale, or an orthogonal error."""
     if gn == 0:
         return (

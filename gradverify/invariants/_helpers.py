@@ -45,7 +45,7 @@ def _protected(loss: Callable[..., Any], grad: Callable[..., Any], where: str) -
     return protect(loss, "loss", where=where), protect(grad, "grad", where=where)
 
 
-def _bind(fn: Callable[..., Any], arrays: tuple) -> Callable[[Any], Any]:
+def _bind(fn: Callable[..., Any], arrays: tuple[Any, ...]) -> Callable[[Any], Any]:
     return lambda w: fn(w, *arrays)
 
 
@@ -53,7 +53,7 @@ def _flat_grad(grad: Callable[[Any], Any], spec: ParamSpec, w: Any) -> np.ndarra
     return spec.flatten(grad(spec.unflatten(spec.flatten(w))), argname="grad(w)").astype(np.float64)
 
 
-def _optional_data(data: Any) -> tuple:
+def _optional_data(data: Any) -> tuple[Any, ...]:
     return () if data is None else valid_data(data)
 
 

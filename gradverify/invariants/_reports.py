@@ -54,7 +54,7 @@ class InvariantReport:
     def _evidence(self) -> list[tuple[str, Any]]:
         return []
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of every field."""
         return {f.name: jsonable(getattr(self, f.name)) for f in fields(self)}
 

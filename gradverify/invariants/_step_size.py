@@ -148,7 +148,7 @@ def _bracket_limit(stable: Callable[[float], bool], predicted: float, rtol: floa
     return lo, hi
 
 
-def _explain_limit(lo: float, hi: float, predicted: float, L_given: bool, arrays: tuple) -> tuple[str, str]:
+def _explain_limit(lo: float, hi: float, predicted: float, L_given: bool, arrays: tuple[Any, ...]) -> tuple[str, str]:
     """Pattern and words for a limit away from ``2/L``: no stable step, no unstable one, or a scale."""
     if lo == 0:
         return (

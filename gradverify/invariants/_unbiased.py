@@ -111,7 +111,7 @@ def check_unbiased(
     factor = 1.0 if reduction == "mean" else n / batch_size
     w_copy = spec.flatten(w)
 
-    def values(batch: tuple) -> np.ndarray:
+    def values(batch: tuple[Any, ...]) -> np.ndarray:
         current = spec.unflatten(w_copy)
         g = spec.flatten(grad(current, *batch), argname="grad(w, *batch)").astype(np.float64)
         value = real_scalar(loss(spec.unflatten(w_copy), *batch), "loss(w, *batch)")
@@ -226,4 +226,4 @@ def _skew_corrected_t(diff: np.ndarray, testable: np.ndarray) -> np.ndarray:
     safe = np.where(testable, sd, 1.0)
     s = np.where(testable, mean / safe, 0.0)
     skew = np.where(testable, np.mean(centred**3, axis=0) / safe**3, 0.0)
-    return math.sqrt(n) * (s + skew * s**2 / 3 + skew**2 * s**3 / 27 + skew / (6 * n))
+    return np.asarray(math.sqrt(n) * (s + skew * s**2 / 3 + skew**2 * s**3 / 27 + skew / (6 * n)))

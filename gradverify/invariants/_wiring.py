@@ -28,7 +28,7 @@ def _leaf_name(spec: ParamSpec, flat_index: int) -> str:
 
 
 def _probe_wiring(
-    loss: Callable[..., Any], grad: Callable[..., Any], w: Any, arrays: tuple, spec: ParamSpec, reduction: str
+    loss: Callable[..., Any], grad: Callable[..., Any], w: Any, arrays: tuple[Any, ...], spec: ParamSpec, reduction: str
 ) -> tuple[str, str]:
     """Tell a sum from a mean, and a misplaced regulariser, by doubling the data.
 

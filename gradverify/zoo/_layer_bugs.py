@@ -16,22 +16,22 @@ from . import _layers as L
 __all__ = ["BUGS", "WRONG"]
 
 
-def affine_db_mean(dout: np.ndarray, cache: Any) -> tuple:
+def affine_db_mean(dout: np.ndarray, cache: Any) -> tuple[Any, ...]:
     dx, dw, _ = L.affine_backward(dout, cache)
     return dx, dw, dout.mean(axis=0)  # a mean where the forward adds b to every row (a sum)
 
 
 def relu_forgot_dout(dout: np.ndarray, cache: Any) -> np.ndarray:
-    return (cache.real > 0).astype(dout.dtype)  # the local derivative, never multiplied by dout
+    return np.asarray((cache.real > 0).astype(dout.dtype))  # the local derivative, never multiplied by dout
 
 
-def batchnorm_x_not_centered(dout: np.ndarray, cache: Any) -> tuple:
+def batchnorm_x_not_centered(dout: np.ndarray, cache: Any) -> tuple[Any, ...]:
     mode, x, xhat, gamma, beta, var, eps = cache
     dx, _, dbeta = L.batchnorm_backward(dout, cache)
     return dx, (dout * x / np.sqrt(var + eps)).sum(axis=0), dbeta  # x where x - mean belongs
 
 
-def batchnorm_sqrt_var_minus_eps(dout: np.ndarray, cache: Any) -> tuple:
+def batchnorm_sqrt_var_minus_eps(dout: np.ndarray, cache: Any) -> tuple[Any, ...]:
     mode, x, xhat, gamma, beta, var, eps = cache
     _, dgamma, dbeta = L.batchnorm_backward(dout, cache)
     inv_std = 1.0 / np.sqrt(var - eps)  # the sign of eps flipped
@@ -40,7 +40,7 @@ def batchnorm_sqrt_var_minus_eps(dout: np.ndarray, cache: Any) -> tuple:
     return dx, dgamma, dbeta
 
 
-def batchnorm_cache_out_of_order(dout: np.ndarray, cache: Any) -> tuple:
+def batchnorm_cache_out_of_order(dout: np.ndarray, cache: Any) -> tuple[Any, ...]:
     mode, x, xhat, beta, gamma, var, eps = cache  # gamma and beta unpacked in the wrong order
     _, dgamma, dbeta = L.batchnorm_backward(dout, cache)
     dxhat = dout * gamma
@@ -48,7 +48,7 @@ def batchnorm_cache_out_of_order(dout: np.ndarray, cache: Any) -> tuple:
     return dx, dgamma, dbeta
 
 
-def batchnorm_sum_not_mean(dout: np.ndarray, cache: Any) -> tuple:
+def batchnorm_sum_not_mean(dout: np.ndarray, cache: Any) -> tuple[Any, ...]:
     mode, x, xhat, gamma, beta, var, eps = cache
     _, dgamma, dbeta = L.batchnorm_backward(dout, cache)
     dxhat = dout * gamma
@@ -56,7 +56,7 @@ def batchnorm_sum_not_mean(dout: np.ndarray, cache: Any) -> tuple:
     return dx, dgamma, dbeta
 
 
-def layernorm_batchnorm_axis(dout: np.ndarray, cache: Any) -> tuple:
+def layernorm_batchnorm_axis(dout: np.ndarray, cache: Any) -> tuple[Any, ...]:
     xhat, gamma, var, eps = cache
     _, dgamma, dbeta = L.layernorm_backward(dout, cache)
     dxhat = dout * gamma
@@ -65,7 +65,7 @@ def layernorm_batchnorm_axis(dout: np.ndarray, cache: Any) -> tuple:
     return dx, dgamma, dbeta
 
 
-def conv_kernel_flipped(dout: np.ndarray, cache: Any) -> tuple:
+def conv_kernel_flipped(dout: np.ndarray, cache: Any) -> tuple[Any, ...]:
     x, w, b, conv_param = cache
     _, dw, db = L.conv_backward_naive(dout, cache)
     # dx through the kernel rotated by 180 degrees: a true convolution's backward
@@ -87,23 +87,23 @@ def max_pool_spread_over_window(dout: np.ndarray, cache: Any) -> np.ndarray:
     return dx
 
 
-def rnn_cache_out_of_order(dnext_h: np.ndarray, cache: Any) -> tuple:
+def rnn_cache_out_of_order(dnext_h: np.ndarray, cache: Any) -> tuple[Any, ...]:
     x, prev_h, Wh, Wx, next_h = cache  # Wx and Wh swapped (same shape when D == H, so nothing raises)
     da = dnext_h * (1 - next_h**2)
     return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
 
-def rnn_tanh_unsquared(dnext_h: np.ndarray, cache: Any) -> tuple:
+def rnn_tanh_unsquared(dnext_h: np.ndarray, cache: Any) -> tuple[Any, ...]:
     x, prev_h, Wx, Wh, next_h = cache
     da = dnext_h * (1 - next_h)  # 1 - tanh, where tanh' = 1 - tanh**2
     return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
 
-def lstm_ignores_dnext_c(dnext_h: np.ndarray, dnext_c: np.ndarray, cache: Any) -> tuple:
+def lstm_ignores_dnext_c(dnext_h: np.ndarray, dnext_c: np.ndarray, cache: Any) -> tuple[Any, ...]:
     return L.lstm_step_backward(dnext_h, np.zeros_like(dnext_c), cache)  # the cell path left out
 
 
-def lstm_dprev_c_without_forget_gate(dnext_h: np.ndarray, dnext_c: np.ndarray, cache: Any) -> tuple:
+def lstm_dprev_c_without_forget_gate(dnext_h: np.ndarray, dnext_c: np.ndarray, cache: Any) -> tuple[Any, ...]:
     dx, dprev_h, dprev_c, dWx, dWh, db = L.lstm_step_backward(dnext_h, dnext_c, cache)
     f = cache[6]
     return dx, dprev_h, dprev_c / f, dWx, dWh, db  # dprev_c = dc, the forget gate on its path ignored
@@ -123,12 +123,12 @@ def embedding_index_off_by_one(dout: np.ndarray, cache: Any) -> np.ndarray:
     return dW
 
 
-def softmax_forgot_mean(x: np.ndarray, y: np.ndarray) -> tuple:
+def softmax_forgot_mean(x: np.ndarray, y: np.ndarray) -> tuple[Any, ...]:
     loss, dx = L.softmax_layer_loss(x, y)
     return loss, dx * x.shape[0]  # the gradient of the sum, the loss of the mean
 
 
-def svm_forgot_correct_class(x: np.ndarray, y: np.ndarray) -> tuple:
+def svm_forgot_correct_class(x: np.ndarray, y: np.ndarray) -> tuple[Any, ...]:
     loss, dx = L.svm_layer_loss(x, y)
     rows = np.arange(x.shape[0])
     dx = dx.copy()
@@ -136,12 +136,12 @@ def svm_forgot_correct_class(x: np.ndarray, y: np.ndarray) -> tuple:
     return loss, dx
 
 
-def linear_softmax_reg_missing_factor(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float) -> tuple:
+def linear_softmax_reg_missing_factor(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float) -> tuple[Any, ...]:
     loss, dW = L.linear_softmax_loss(W, X, y, reg)
     return loss, dW - reg * W  # reg * W: the 2 of d/dW (reg * W**2) dropped
 
 
-def linear_softmax_reg_missing_term(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float) -> tuple:
+def linear_softmax_reg_missing_term(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float) -> tuple[Any, ...]:
     loss, dW = L.linear_softmax_loss(W, X, y, reg)
     return loss, dW - 2 * reg * W  # the regularisation gradient left out
 

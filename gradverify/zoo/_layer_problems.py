@@ -44,13 +44,13 @@ class Layer:
     name: str
     forward: Callable[..., Any]
     backward: Callable[..., Any] | None
-    args: tuple
-    wrt: list | None = None
-    broken: dict = field(default_factory=dict)
-    wrong: dict = field(default_factory=dict)
+    args: tuple[Any, ...]
+    wrt: list[Any] | None = None
+    broken: dict[str, Any] = field(default_factory=dict)
+    wrong: dict[str, Any] = field(default_factory=dict)
 
 
-def _args(name: str, rng: np.random.Generator, dtype: Any) -> tuple[tuple, list | None]:
+def _args(name: str, rng: np.random.Generator, dtype: Any) -> tuple[tuple[Any, ...], list[Any] | None]:
     def normal(*shape: int, scale: float = 1.0, shift: float = 0.0) -> np.ndarray:
         return (shift + scale * rng.standard_normal(shape)).astype(dtype)
 
@@ -63,7 +63,7 @@ def _args(name: str, rng: np.random.Generator, dtype: Any) -> tuple[tuple, list 
         # where var is near eps, an eps in the wrong place is a visible bug.
         x = normal(6, 4, scale=0.05, shift=0.5) if name == "batchnorm" else normal(4, 6, scale=0.05, shift=0.5)
         D = x.shape[1]
-        param: dict = {"mode": "train"} if name == "batchnorm" else {}
+        param: dict[str, Any] = {"mode": "train"} if name == "batchnorm" else {}
         return (x, normal(D, scale=0.2, shift=1.0), normal(D), param), None
     if name == "conv":
         return (normal(2, 2, 5, 5), normal(3, 2, 3, 3, scale=0.5), normal(3), {"stride": 2, "pad": 1}), None

@@ -72,7 +72,7 @@ def relu_forward(x: np.ndarray) -> tuple[np.ndarray, Cache]:
 
 def relu_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
     """``dx`` of :func:`relu_forward` (0 at the kink ``x = 0``, a valid subgradient)."""
-    return dout * (cache.real > 0)
+    return np.asarray(dout * (cache.real > 0))
 
 
 # -- normalisation ------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def _normalise(x: np.ndarray, axis: int, eps: float) -> tuple[np.ndarray, np.nda
     return (x - mu) * inv_std, mu, var
 
 
-def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict) -> tuple[np.ndarray, Cache]:
+def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, bn_param: dict[str, Any]) -> tuple[np.ndarray, Cache]:
     """Batch normalisation of ``x (N, D)`` over the batch, then ``gamma * xhat + beta``.
 
     ``bn_param``: ``mode`` (``"train"`` or ``"test"``), ``eps`` (1e-5),
@@ -112,9 +112,10 @@ def _normalise_backward(dxhat: np.ndarray, xhat: np.ndarray, var: np.ndarray, ep
     # xhat = (x - mu) / s with mu and s over `axis` (M entries): the chain rule
     # through mu and s gives dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / s.
     inv_std = 1.0 / np.sqrt(var + eps)
-    return inv_std * (
+    dx: np.ndarray = inv_std * (
         dxhat - dxhat.mean(axis=axis, keepdims=True) - xhat * (dxhat * xhat).mean(axis=axis, keepdims=True)
     )
+    return dx
 
 
 def batchnorm_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -126,7 +127,7 @@ def batchnorm_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.n
     return _normalise_backward(dout * gamma, xhat, var, eps, 0), dgamma, dbeta
 
 
-def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict) -> tuple[np.ndarray, Cache]:
+def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, ln_param: dict[str, Any]) -> tuple[np.ndarray, Cache]:
     """Layer normalisation: each row of ``x (N, D)`` over its features, then ``gamma * xhat + beta``."""
     eps = ln_param.get("eps", 1e-5)
     xhat, _, var = _normalise(x, 1, eps)
@@ -142,7 +143,7 @@ def layernorm_backward(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.n
 # -- convolution and pooling (naive loops, as in the notes) ------------------------------------------
 
 
-def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict) -> tuple[np.ndarray, Cache]:
+def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, conv_param: dict[str, Any]) -> tuple[np.ndarray, Cache]:
     """Cross-correlation of ``x (N, C, H, W)`` with filters ``w (F, C, HH, WW)``, plus ``b (F,)``.
 
     ``conv_param``: ``stride`` and ``pad`` (zeros on both sides of H and W).
@@ -180,12 +181,12 @@ def conv_backward_naive(dout: np.ndarray, cache: Cache) -> tuple[np.ndarray, np.
     return dxp[:, :, pad : pad + H, pad : pad + W], dw, dout.sum(axis=(0, 2, 3))
 
 
-def _pool_windows(x: np.ndarray, pool_param: dict) -> tuple[int, int, int, int, int]:
+def _pool_windows(x: np.ndarray, pool_param: dict[str, Any]) -> tuple[int, int, int, int, int]:
     ph, pw, stride = pool_param.get("pool_height", 2), pool_param.get("pool_width", 2), pool_param.get("stride", 2)
     return ph, pw, stride, 1 + (x.shape[2] - ph) // stride, 1 + (x.shape[3] - pw) // stride
 
 
-def max_pool_forward_naive(x: np.ndarray, pool_param: dict) -> tuple[np.ndarray, Cache]:
+def max_pool_forward_naive(x: np.ndarray, pool_param: dict[str, Any]) -> tuple[np.ndarray, Cache]:
     """The maximum of each ``pool_height x pool_width`` window of ``x (N, C, H, W)``, every ``stride``."""
     ph, pw, stride, Ho, Wo = _pool_windows(x, pool_param)
     N, C = x.shape[:2]
@@ -232,7 +233,7 @@ def rnn_step_backward(dnext_h: np.ndarray, cache: Cache) -> tuple[np.ndarray, ..
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
 def lstm_step_forward(
@@ -287,7 +288,7 @@ def word_embedding_backward(dout: np.ndarray, cache: Cache) -> np.ndarray:
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
     shifted = x - x.real.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return np.asarray(shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))
 
 
 def softmax_layer_loss(x: np.ndarray, y: np.ndarray) -> tuple[Any, np.ndarray]:

@@ -50,7 +50,7 @@ def _softmax_probs(scores: np.ndarray) -> np.ndarray:
     # constant for complex-step, which leaves the loss analytic.
     shifted = scores - scores.real.max(axis=-1, keepdims=True)
     e = np.exp(shifted)
-    return e / e.sum(axis=-1, keepdims=True)
+    return np.asarray(e / e.sum(axis=-1, keepdims=True))
 
 
 def _cross_entropy(scores: np.ndarray, y: np.ndarray) -> Any:
@@ -78,7 +78,7 @@ def softmax_grad(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float = 0.0) 
     """Exact gradient of :func:`softmax_loss` with respect to ``W``."""
     probs = _softmax_probs(X @ W)
     probs[np.arange(len(y)), y] -= 1.0
-    return X.T @ probs / len(y) + reg * W
+    return np.asarray(X.T @ probs / len(y) + reg * W)
 
 
 # -- multiclass SVM (hinge, has kinks) ------------------------------------------------
@@ -100,7 +100,7 @@ def svm_grad(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float = 0.0, delt
     active = (scores - correct + delta > 0).astype(W.dtype)
     active[np.arange(len(y)), y] = 0.0
     active[np.arange(len(y)), y] = -active.sum(axis=1)
-    return X.T @ active / len(y) + reg * W
+    return np.asarray(X.T @ active / len(y) + reg * W)
 
 
 # -- logistic regression --------------------------------------------------------------
@@ -125,13 +125,13 @@ def logistic_loss(w: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float = 0.0)
 
 def logistic_grad(w: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float = 0.0) -> np.ndarray:
     """Exact gradient of :func:`logistic_loss`."""
-    return X.T @ (_sigmoid(X @ w) - y) / len(y) + reg * w
+    return np.asarray(X.T @ (_sigmoid(X @ w) - y) / len(y) + reg * w)
 
 
 # -- two-layer MLP ----------------------------------------------------------------------
 
 
-def mlp_loss(params: dict, X: np.ndarray, y: np.ndarray, reg: float = 0.0) -> Any:
+def mlp_loss(params: dict[str, Any], X: np.ndarray, y: np.ndarray, reg: float = 0.0) -> Any:
     """Softmax loss of ``tanh(X W1 + b1) W2 + b2``, plus L2 on W1 and W2.
 
     ``params`` holds ``W1 (D, H)``, ``b1 (H,)``, ``W2 (H, C)``, ``b2 (C,)``.
@@ -142,7 +142,7 @@ def mlp_loss(params: dict, X: np.ndarray, y: np.ndarray, reg: float = 0.0) -> An
     return _cross_entropy(scores, y) + penalty
 
 
-def mlp_grad(params: dict, X: np.ndarray, y: np.ndarray, reg: float = 0.0) -> dict:
+def mlp_grad(params: dict[str, Any], X: np.ndarray, y: np.ndarray, reg: float = 0.0) -> dict[str, Any]:
     """Exact gradient of :func:`mlp_loss` (backpropagation by hand)."""
     hidden = np.tanh(X @ params["W1"] + params["b1"])
     dscores = _softmax_probs(hidden @ params["W2"] + params["b2"])
@@ -217,10 +217,10 @@ class Problem:
     grad: Callable[[Any], Any]
     x0: Any
     complex_safe: bool
-    broken: dict = field(default_factory=dict)
+    broken: dict[str, Any] = field(default_factory=dict)
 
 
-def mutants(grad: Callable[[Any], Any], *, entry: int = 0, rel: float = 1e-3) -> dict:
+def mutants(grad: Callable[[Any], Any], *, entry: int = 0, rel: float = 1e-3) -> dict[str, Any]:
     """Generic wrong versions of ``grad`` (applied to every leaf).
 
     Keys: ``"double"`` (x2), ``"half"``, ``"sign"``, ``"zero"``, ``"transposed"``
