@@ -154,10 +154,10 @@ def test_a_kink_is_reported_as_a_kink_not_a_bug():
     subgradient = lambda x: (x > 0).astype(float) + x  # noqa: E731  (0 at the kink: a valid choice)
     report = gv.check_grad(relu_sum, subgradient, x, method="central", seed=0)
     assert report.ok, str(report)
-    assert len(report.kinks) == 1 and report.kinks[0]["name"] == "x[0]"
-    assert report.kinks[0]["between"]
-    assert report.kinks[0]["left"] == pytest.approx(0.0, abs=1e-2)
-    assert report.kinks[0]["right"] == pytest.approx(1.0, abs=1e-2)
+    assert len(report.kinks) == 1 and report.kinks[0].name == "x[0]"
+    assert report.kinks[0].between
+    assert report.kinks[0].left == pytest.approx(0.0, abs=1e-2)
+    assert report.kinks[0].right == pytest.approx(1.0, abs=1e-2)
 
 
 def test_an_analytic_value_outside_the_slopes_at_a_kink_fails():

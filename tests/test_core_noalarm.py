@@ -51,7 +51,15 @@ def test_no_false_alarm_at_any_scale(name, seed, f_scale, x_scale, dtype, method
     problem = zoo.make_problem(name, seed=seed % 10_000, dtype=dtype)
     f, grad, x = rescaled(problem, f_scale, x_scale, dtype)
     report = gv.check_grad(f, grad, x, method=method, seed=seed)
-    assert report.ok, str(report)
+    # A false alarm is a correct gradient called wrong.  In float64 every
+    # check also resolves its derivative (passed); float32 central
+    # differences may honestly not resolve a 1% error where the gradient is
+    # small against |f| / |x| (inconclusive, never failed).
+    if dtype is np.float64:
+        assert report.ok, str(report)
+    else:
+        assert report.outcome != "failed", str(report)
+        assert report.ok or report.resolution > gv.steps.RESOLUTION_LIMIT, str(report)
 
 
 @PROPERTY

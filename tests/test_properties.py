@@ -76,6 +76,20 @@ def scaled(problem, c):
 SCALES = st.sampled_from([1.0, 1e-6, 1e6])
 
 
+def assert_not_a_false_alarm(report, x):
+    """A correct gradient passes in float64; in float32 it is never failed.
+
+    float32 finite differences may honestly not resolve a 1% error where a
+    gradient is small against |f| / |x|: inconclusive, with a resolution over
+    the limit to say so.
+    """
+    if ParamSpec.of(x).dtype == np.float64:
+        assert report.ok, str(report)
+    else:
+        assert report.outcome != "failed", str(report)
+        assert report.ok or report.resolution > gv.steps.RESOLUTION_LIMIT, str(report)
+
+
 def methods_for(problem):
     return ("forward", "central", "richardson") + (("complex",) if problem.complex_safe else ())
 
@@ -105,7 +119,7 @@ def test_every_estimators_real_error_lies_within_its_bound(drawn, data, c):
         f"{method}: entry {int(np.argmax(excess))} error {np.abs(numerical - exact).max():.3g} "
         f"outside its bound; report:\n{report}"
     )
-    assert report.ok
+    assert_not_a_false_alarm(report, x)
 
 
 @PROPERTY
@@ -118,7 +132,7 @@ def test_a_correct_gradient_passes_for_every_step_in_the_band(drawn, data, c):
     # the band is of relative steps; an explicit h is absolute, so scale it
     h_abs = h * np.maximum(1.0, np.abs(flat(x, x)))
     report = gv.check_grad(f, grad, x, method=method, h=h_abs, mode="full", seed=0)
-    assert report.ok, str(report)
+    assert_not_a_false_alarm(report, x)
 
 
 @PROPERTY

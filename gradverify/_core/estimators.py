@@ -33,6 +33,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from math import factorial
+from typing import NamedTuple
 
 import numpy as np
 
@@ -41,6 +42,7 @@ from ..errors import NonFiniteValue
 from .evaluate import Evaluator
 
 __all__ = [
+    "Directional",
     "Estimate",
     "complex_truncation",
     "directional",
@@ -50,12 +52,6 @@ __all__ = [
     "measure_noise",
     "refine",
 ]
-
-#: Complex-step error per entry, in units of EPS * (|estimate| + largest
-#: |estimate|).  The imaginary part is computed without cancellation of the
-#: step, so it is as accurate as any other value f computes: a few ulps of the
-#: terms it is summed from, and those are at the scale of the largest entry.
-COMPLEX_RELATIVE = 8.0
 
 #: Points of each noise walk, f(x) included (ECnoise uses 7 to 9 on one walk).
 NOISE_POINTS = 6
@@ -173,7 +169,7 @@ def _noise_walk(ev: Evaluator, x: np.ndarray, f0: np.ndarray, delta: np.ndarray,
 def _complex_estimate(ev: Evaluator, x: np.ndarray, idx: np.ndarray, h: np.ndarray) -> Estimate:
     values = ev.shifted(idx, h).imag / h[:, None]
     scale = np.max(np.abs(values), axis=0, keepdims=True) if len(idx) else 0.0
-    bound = COMPLEX_RELATIVE * rules.eps(x.dtype) * (np.abs(values) + scale)
+    bound = rules.COMPLEX_RELATIVE * rules.eps(x.dtype) * (np.abs(values) + scale)
     return Estimate(values, bound, h, True, np.zeros(len(idx), bool))
 
 
@@ -211,12 +207,6 @@ def first_pass(ev: Evaluator, x: np.ndarray, f0: np.ndarray, method: str, h: np.
     step = 0.5 * (hp - hm)
     bound = rules.ROUNDING_FACTOR["central"] * noise / step[:, None]
     return Estimate(value, bound, step, False, np.zeros(x.size, bool), right, left)
-
-
-#: How many times a ladder may be extended downwards (each time by
-#: LADDER_RATIO ** LADDER_LENGTH) when its smallest rung is still the best and
-#: truncation still dominates there.
-MAX_EXTENSIONS = 3
 
 
 def _select(D: np.ndarray, H: np.ndarray, method: str, noise: np.ndarray, ratio: float, explicit: bool) -> tuple:
@@ -338,7 +328,7 @@ def refine(
     ``h`` holds the rule's (or the user's) step per entry of ``idx``.  With
     ``explicit=True`` the user's step is kept: the value is taken at ``h`` and
     only the truncation estimate uses a second step.  Otherwise the ladder
-    goes on down (up to :data:`MAX_EXTENSIONS` more blocks of rungs) for the
+    goes on down (up to :data:`gradverify.steps.MAX_EXTENSIONS` more blocks of rungs) for the
     entries whose smallest rung still shows truncation above rounding: a
     function whose curvature lives at a smaller scale than the rule assumes
     (x scaled down, a saturated softmax) is followed down to the steps it needs.
@@ -356,7 +346,7 @@ def refine(
     D_rows, R_rows, L_rows, H_rows = [], [], [], []
     active = np.arange(k)
     base = h.astype(np.float64)
-    for _block in range(MAX_EXTENSIONS + 1 if not explicit else 1):
+    for _block in range(rules.MAX_EXTENSIONS + 1 if not explicit else 1):
         for factor in factors:
             d = np.full((k, m), np.nan)
             right, left, step = d.copy(), d.copy(), np.full(k, np.nan)
@@ -383,40 +373,55 @@ def refine(
         base = base * rules.LADDER_RATIO ** -len(factors)
         # Stop where the next rungs would fall below a few ulps of x: a step
         # that x + h cannot represent measures nothing.
-        representable = factors.max() * base >= 64 * rules.eps(x.dtype) * np.abs(x[idx].astype(np.float64))
+        representable = factors.max() * base >= rules.REPRESENTABLE_ULPS * rules.eps(x.dtype) * np.abs(
+            x[idx].astype(np.float64)
+        )
         active = np.intersect1d(active, np.flatnonzero(extend & representable & (factors.min() * base > 0)))
         if not len(active):
             break
     kink = np.zeros(k, bool)
     right = left = slope_bound = None
     if method != "forward" and len(D_rows) >= 2:
-        R, Lft = np.array(R_rows), np.array(L_rows)  # (rungs, k, m)
-        Hs = np.array(H_rows)[:, :, None]
-        jump = np.abs(R - Lft)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * noise / Hs
-            # A pair of rungs speaks when the smaller one's slopes stand clear of
-            # their rounding; the deepest such pair decides.  Smooth: the gap
-            # between one-sided slopes is h f'' and shrinks with h.  A kink: it
-            # stays.
-            informative = np.all(jump > 4 * slope_round + bound[None], axis=2)  # (rungs, k)
-        informative[0] = False
-        deepest = np.where(informative.any(axis=0), len(R_rows) - 1 - np.argmax(informative[::-1], axis=0), 0)
-        has = deepest > 0
-        j = np.maximum(deepest, 1)
-        pick = lambda a, at: np.take_along_axis(a, at[None, :, None], axis=0)[0]  # noqa: E731
-        with np.errstate(invalid="ignore"):
-            # Smooth: the jump shrinks by the ladder ratio (to 1/ratio of the rung
-            # above); a kink keeps it whole.  The threshold sits between the two.
-            stays = np.all(pick(jump, j) > 0.5 * (1 + 1 / ratio) * pick(jump, j - 1), axis=1)
-        kink = has & stays
-        right, left = pick(R, j), pick(Lft, j)
-        slope_bound = pick(np.broadcast_to(slope_round, R.shape), j)
+        kink, right, left, slope_bound = _kink_test(
+            np.array(R_rows), np.array(L_rows), np.array(H_rows)[:, :, None], noise, bound, ratio
+        )
     # Entries whose smallest rung still shows truncation above rounding when
     # the ladder stopped (out of blocks, or of representable steps) never
     # converged: a singularity, or a derivative no float step can resolve.
     converged = ~extend if not explicit else np.ones(k, bool)
     return Estimate(value, bound, used, True, kink, right, left, slope_bound, converged)
+
+
+def _kink_test(
+    R: np.ndarray, Lft: np.ndarray, Hs: np.ndarray, noise: np.ndarray, bound: np.ndarray, ratio: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Kinks from the one-sided slopes ``R`` and ``Lft`` (rungs, k, m) of a ladder of steps ``Hs`` (rungs, k, 1).
+
+    Returns ``(kink, right, left, slope_bound)`` per entry, the slopes and
+    their rounding bound taken at the deepest rung that speaks.
+    """
+    jump = np.abs(R - Lft)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * noise / Hs
+        # A pair of rungs speaks when the smaller one's slopes stand clear of
+        # their rounding; the deepest such pair decides.  Smooth: the gap
+        # between one-sided slopes is h f'' and shrinks with h.  A kink: it
+        # stays.
+        informative = np.all(jump > 4 * slope_round + bound[None], axis=2)  # (rungs, k)
+    informative[0] = False
+    rungs = len(R)
+    deepest = np.where(informative.any(axis=0), rungs - 1 - np.argmax(informative[::-1], axis=0), 0)
+    has = deepest > 0
+    j = np.maximum(deepest, 1)
+
+    def pick(a: np.ndarray, at: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(a, at[None, :, None], axis=0)[0]
+
+    with np.errstate(invalid="ignore"):
+        # Smooth: the jump shrinks by the ladder ratio (to 1/ratio of the rung
+        # above); a kink keeps it whole.  The threshold sits between the two.
+        stays = np.all(pick(jump, j) > 0.5 * (1 + 1 / ratio) * pick(jump, j - 1), axis=1)
+    return has & stays, pick(R, j), pick(Lft, j), pick(np.broadcast_to(slope_round, R.shape), j)
 
 
 def estimate(
@@ -428,6 +433,23 @@ def estimate(
     return refine(ev, x, f0, np.arange(x.size), method, steps, noise, explicit=explicit)
 
 
+class Directional(NamedTuple):
+    """The derivative along one direction (or its residual), shape (m,), with its evidence.
+
+    ``right`` and ``left`` are the one-sided residuals (None for forward
+    differences and complex-step), ``kink`` whether they stay apart as the
+    step shrinks.
+    """
+
+    value: np.ndarray
+    bound: np.ndarray
+    calls: int
+    right: np.ndarray | None = None
+    left: np.ndarray | None = None
+    slope_bound: np.ndarray | None = None
+    kink: bool = False
+
+
 def directional(
     ev: Evaluator,
     x: np.ndarray,
@@ -436,17 +458,19 @@ def directional(
     method: str,
     noise: np.ndarray,
     project: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, int]:
+) -> Directional:
     """The derivative of ``f`` along ``v`` (or its residual against ``project``).
 
-    Returns ``(value, bound, calls)``.  The perturbation of entry ``i`` is
-    ``t * v_i * max(1, |x_i|)`` at ladder steps ``t``, so every entry moves
-    by a relative amount as in the coordinate estimators.  Because
-    ``fl(x + t v)`` is not exactly ``x + t v``, each rung differs slightly
-    in direction; with ``project`` (the analytic derivative applied to a
-    direction) the ladder runs on the residual ``D_t - project(u_t)``, with
-    ``u_t`` the direction each rung really took, which cancels that effect.
-    The derivative then estimated is of ``f`` along ``u = v * max(1, |x|)``.
+    The perturbation of entry ``i`` is ``t * v_i * max(1, |x_i|)`` at ladder
+    steps ``t``, so every entry moves by a relative amount as in the
+    coordinate estimators.  Because ``fl(x + t v)`` is not exactly
+    ``x + t v``, each rung differs slightly in direction; with ``project``
+    (the analytic derivative applied to a direction) the ladder runs on the
+    residual ``D_t - project(u_t)``, with ``u_t`` the direction each rung
+    really took, which cancels that effect.  The derivative then estimated
+    is of ``f`` along ``u = v * max(1, |x|)``.  Central and Richardson
+    ladders also carry the one-sided slopes, and the kink test of the
+    coordinate ladders runs on them.
     """
     scale = np.maximum(1.0, np.abs(x.astype(np.float64)))
     u = v * scale
@@ -456,32 +480,46 @@ def directional(
         value = ev_complex_direction(ev, x, u, t)
         residual = value - project(u) if project is not None else value
         ref = np.abs(value) + (np.abs(project(np.abs(u))) if project is not None else 0)
-        bound = COMPLEX_RELATIVE * rules.eps(x.dtype) * ref
-        return residual, bound, ev.calls - calls0
+        bound = rules.COMPLEX_RELATIVE * rules.eps(x.dtype) * ref
+        return Directional(residual, bound, ev.calls - calls0)
     t = rules.base_step(method, x.dtype) * rules.LADDER_RATIO
+    x64 = x.astype(np.float64)
     D: list = []
     T: list = []
-    for _ in range(MAX_EXTENSIONS + 1):
+    R: list = []
+    Lft: list = []
+
+    def residual_of(d: np.ndarray, along: np.ndarray) -> np.ndarray:
+        return d - project(along) if project is not None else d
+
+    for _ in range(rules.MAX_EXTENSIONS + 1):
         for _ in range(rules.LADDER_LENGTH):
-            plus = (x.astype(np.float64) + t * u).astype(x.dtype)
-            up = plus.astype(np.float64) - x.astype(np.float64)
+            plus = (x64 + t * u).astype(x.dtype)
+            up = plus.astype(np.float64) - x64
             fp = ev.at(plus, what=f"x + {t:.3g}*v")
             if method == "forward":
                 d, eff = (fp - f0) / t, up / t
             else:
-                minus = (x.astype(np.float64) - t * u).astype(x.dtype)
-                um = x.astype(np.float64) - minus.astype(np.float64)
+                minus = (x64 - t * u).astype(x.dtype)
+                um = x64 - minus.astype(np.float64)
                 fm = ev.at(minus, what=f"x - {t:.3g}*v")
                 d, eff = (fp - fm) / (2 * t), (up + um) / (2 * t)
-            D.append(d - project(eff) if project is not None else d)
+                R.append(residual_of((fp - f0) / t, up / t))
+                Lft.append(residual_of((f0 - fm) / t, um / t))
+            D.append(residual_of(d, eff))
             T.append(t)
             t /= rules.LADDER_RATIO
         value, bound, _, extend = _select(
             np.array(D)[:, None, :], np.array(T)[:, None, None], method, noise, rules.LADDER_RATIO, False
         )
-        if not extend[0] or t < 64 * rules.eps(x.dtype):
+        if not extend[0] or t < rules.REPRESENTABLE_ULPS * rules.eps(x.dtype):
             break
-    return value[0], bound[0], ev.calls - calls0
+    if method == "forward":
+        return Directional(value[0], bound[0], ev.calls - calls0)
+    kink, right, left, slope_bound = _kink_test(
+        np.array(R)[:, None, :], np.array(Lft)[:, None, :], np.array(T)[:, None, None], noise, bound, rules.LADDER_RATIO
+    )
+    return Directional(value[0], bound[0], ev.calls - calls0, right[0], left[0], slope_bound[0], bool(kink[0]))
 
 
 def ev_complex_direction(ev: Evaluator, x: np.ndarray, u: np.ndarray, t: float) -> np.ndarray:
