@@ -46,7 +46,9 @@ __all__ = [
     "TRUNCATION_FACTOR",
     "COMPLEX_RELATIVE",
     "DIRECTION_ROUNDING",
+    "KINK_SUSPECT",
     "MAX_EXTENSIONS",
+    "QUANTUM_PROBE",
     "NEAR_ZERO",
     "REPRESENTABLE_ULPS",
     "RESOLUTION_LIMIT",
@@ -156,6 +158,19 @@ UNRESOLVED_FRACTION = 1.0
 #: precision than x or jumping inside the step resolves 1e-1 or worse (the
 #: cases of issue 11 A), so 1e-2 separates them.
 RESOLUTION_LIMIT = 1e-2
+
+#: A passing central-difference entry whose one-sided slopes differ by more
+#: than this fraction of its parameter's derivative scale is suspected of a
+#: kink and refined (np.abs at 0 passes with numerical 0 otherwise, and says
+#: nothing).  Smooth: the slopes differ by h f'', about 6e-6 |f''| in float64
+#: and 5e-3 |f''| in float32 at |x| <= 1: far below it unless f'' is 20 to 1e4
+#: times f' (then only a refinement is spent).
+KINK_SUSPECT = 0.1
+
+#: Where f does not change at all over the step, f is evaluated once more at
+#: this relative step: if it changes there, f is quantised (an int(), a
+#: rounding to a grid) and the check is inconclusive, not failed.
+QUANTUM_PROBE = 1e-3
 
 #: Two directional ratios <analytic, v> / <numerical, v> are "the same" (a
 #: global bug: zero, sign, factor) when they agree to this relative precision.

@@ -61,8 +61,9 @@ def full_check(p: Problem) -> Report:
     kinks: list[Kink] = []
     kink_ok = np.zeros(n, bool)
     kink_allowed = np.zeros(p.A.shape)
-    if not est.complete and _failing(verdict).any():
-        kinks, kink_ok, kink_allowed = _refine_failing(p, np.flatnonzero(_failing(verdict)), found)
+    again = _failing(verdict) | _kink_suspects(p, est)
+    if not est.complete and again.any():
+        kinks, kink_ok, kink_allowed = _refine_failing(p, np.flatnonzero(again), found)
     elif p.method == "complex" and _failing(verdict).any():
         _bound_complex_truncation(p, _failing(verdict), found)
     verdict = _judge(p, found)
@@ -71,13 +72,15 @@ def full_check(p: Problem) -> Report:
         verdict = _judge(p, found)
     non_finite = ~np.all(np.isfinite(found.N), axis=1)
     fail = _failing(verdict) & ~kink_ok & ~non_finite
+    quantised = _quantised(p, fail & np.all(found.N == 0, axis=1))
+    fail &= ~quantised
     # What each entry could have seen: its tolerance relative to its leaf's
     # derivative scale (at a kink, where there is no derivative, the floor);
     # nothing where the estimate is not a number.
     allowed = np.where(kink_ok[:, None], kink_allowed, verdict.allowed)
     resolution = np.max(p.tolerance.resolution(allowed, p.resolution_scale(found.N, allowed)), axis=1)
-    resolution[non_finite] = np.inf
-    outcome = decide(p, fail, resolution, step=found.step, not_converged=found.not_converged)
+    resolution[non_finite | quantised] = np.inf
+    outcome = decide(p, fail, resolution, step=found.step, not_converged=found.not_converged, quantised=quantised)
     if outcome.outcome == "inconclusive":
         _note_unresolved(p, verdict.err, found)
     return _report(p, found, verdict, fail, outcome, kinks)
@@ -90,6 +93,35 @@ def _first_estimates(p: Problem) -> Estimate:
         return first_pass(p.ev_c, p.x, p.f0, "complex", rules.steps_for("complex", p.x, p.h), np.zeros_like(p.f0))
     first_method = "forward" if p.method == "forward" else "central"
     return first_pass(p.ev, p.x, p.f0, first_method, rules.steps_for(first_method, p.x, p.h), p.noise())
+
+
+def _kink_suspects(p: Problem, est: Estimate) -> np.ndarray:
+    """Entries whose first-pass one-sided slopes are far apart: refined, so a kink is named."""
+    if est.right is None or est.left is None:
+        return np.zeros(p.x.size, bool)
+    gap = np.abs(est.right - est.left)
+    slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * p.noise() / est.step[:, None]
+    scale = p.resolution_scale(est.value)
+    with np.errstate(invalid="ignore"):
+        return np.any((gap > rules.KINK_SUSPECT * scale) & (gap > 4 * slope_round), axis=1)
+
+
+def _quantised(p: Problem, flat: np.ndarray) -> np.ndarray:
+    """The entries of ``flat`` (f did not change over their step) where f changes over a larger one.
+
+    f that does not depend on an entry at all stays flat, and an analytic
+    derivative that is not zero there is wrong; f that changes over a larger
+    step is quantised (rounded to a grid), and cannot be judged at this step.
+    """
+    if not flat.any():
+        return flat
+    idx = np.flatnonzero(flat)
+    point = p.x.astype(np.float64)
+    point[idx] += rules.QUANTUM_PROBE * np.maximum(1.0, np.abs(point[idx]))
+    value = p.ev.at(
+        point.astype(p.x.dtype), what=f"x + {rules.QUANTUM_PROBE:g} (relative) on the entries where f is flat"
+    )
+    return flat if not np.array_equal(value, p.f0) else np.zeros_like(flat)
 
 
 def _refine_failing(p: Problem, idx: np.ndarray, found: _Estimates) -> tuple[list[Kink], np.ndarray, np.ndarray]:

@@ -45,6 +45,7 @@ def decide(
     step: np.ndarray | None = None,
     not_converged: np.ndarray | None = None,
     what: str = "entry",
+    quantised: np.ndarray | None = None,
 ) -> Outcome:
     """Failed when an entry fails; else inconclusive when an entry's resolution is over the limit.
 
@@ -58,7 +59,7 @@ def decide(
     if overall <= rules.RESOLUTION_LIMIT:
         return Outcome("passed", overall, res)
     unresolved = res > rules.RESOLUTION_LIMIT
-    reason, suggestion = _why(p, unresolved, step, not_converged, what)
+    reason, suggestion = _why(p, unresolved, step, not_converged, what, quantised)
     return Outcome("inconclusive", overall, res, reason, suggestion)
 
 
@@ -68,6 +69,7 @@ def _why(
     step: np.ndarray | None,
     not_converged: np.ndarray | None,
     what: str,
+    quantised: np.ndarray | None = None,
 ) -> tuple[str, str]:
     """(reason, suggestion) for an inconclusive check, the most specific cause first."""
     first = int(np.flatnonzero(unresolved)[0])
@@ -80,6 +82,13 @@ def _why(
         return (
             f"the step is too small: x + h rounds to x at {where}, so the estimate there is 0/0 ({some} unresolved)",
             "use a larger h, or the default step rule (h=None)",
+        )
+    if quantised is not None and quantised.any():
+        bad = p.spec.describe(int(np.flatnonzero(quantised)[0]))
+        return (
+            f"f is quantised: it does not change at all over the step at {bad} but does over a step of "
+            f"{rules.QUANTUM_PROBE:g} (its value is rounded to a grid: an int(), a round(), a lower-precision cast?)",
+            "compute f without rounding its value; a derivative of a quantised f is zero or undefined",
         )
     out = p.ev.out_dtype
     if out is not None and (out.kind not in "fc" or rules.eps(out) > x_eps):
@@ -107,9 +116,33 @@ def _why(
             "as the step shrinks",
             "check at a point away from the jump (f is not differentiable there)",
         )
-    if step is not None and np.all(~np.isfinite(step[unresolved])):
-        return (f"every estimate at {where} is non-finite", "use the default step rule (h=None)")
+    if what == "entry":
+        small = _small_leaf(p, unresolved)
+        if small is not None:
+            return small
     return (
         f"the error bounds of {some} (e.g. {where}) are wider than {rules.RESOLUTION_LIMIT:g} of the derivative",
         "try method='richardson', a float64 x, or an explicit h in the band of gradverify.steps.step_band",
     )
+
+
+def _small_leaf(p: Problem, unresolved: np.ndarray) -> tuple[str, str] | None:
+    """An unresolved parameter whose derivative is far below the rest (its floor is theirs)."""
+    if p.spec.kind == "array":
+        return None
+    offsets = p.spec.offsets
+    scales = [
+        float(np.max(np.abs(p.A[int(offsets[k]) : int(offsets[k + 1])]), initial=0.0))
+        for k in range(len(p.spec.shapes))
+    ]
+    overall = max(max(scales), float(np.max(p.natural)))
+    for k, scale in enumerate(scales):
+        lo, hi = int(offsets[k]), int(offsets[k + 1])
+        if unresolved[lo:hi].any() and scale < 1e3 * rules.FLOOR_FACTOR * rules.eps(p.x.dtype) * overall:
+            name = p.spec.describe(lo).rsplit("[", 1)[0] if p.spec.shapes[k] else p.spec.describe(lo)
+            return (
+                f"the derivative of {name} (about {scale:.3g}) is too small to see against the rounding of f "
+                f"at the scale of the other parameters (about {overall:.3g})",
+                f"check {name} on its own (the other parameters fixed), or rescale it",
+            )
+    return None
