@@ -110,9 +110,9 @@ def _why(
                 "or check at a point away from a jump",
             )
     if not_converged is not None and np.any(not_converged & unresolved):
-        bad = int(np.flatnonzero(not_converged & unresolved)[0])
+        jump = int(np.flatnonzero(not_converged & unresolved)[0])
         return (
-            f"f jumps, or is singular, within the step at {p.spec.describe(bad)}: its estimates do not settle "
+            f"f jumps, or is singular, within the step at {p.spec.describe(jump)}: its estimates do not settle "
             "as the step shrinks",
             "check at a point away from the jump (f is not differentiable there)",
         )
