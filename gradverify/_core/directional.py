@@ -125,9 +125,10 @@ def directional_check(p: Problem, directions: int) -> Report:
             f"{len(kink_dirs)} of {directions} directions cross a kink (f is not differentiable here: {named}); "
             "the analytic value lies between the one-sided slopes along them"
         )
-    outcome = decide(
-        p, np.array([c.failed for c in checks]), np.array([c.resolution for c in checks]), what="direction"
-    )
+    # A direction that fails, or an entry confirmed wrong by its coordinate
+    # estimate (a group test that crossed kinks may still hold one), fails the check.
+    failing = np.array([c.failed for c in checks]) | bool(confirmed.wrong.any())
+    outcome = decide(p, failing, np.array([c.resolution for c in checks]), what="direction")
     if outcome.outcome == "inconclusive" and kink_dirs:
         reason = (
             f"f is not differentiable at x (kinks at {named}): along {len(kink_dirs)} of {directions} random "
@@ -141,7 +142,7 @@ def directional_check(p: Problem, directions: int) -> Report:
             "check at a point away from the kinks, or use mode='full' (every entry, kinks named one by one)",
         )
     pattern = diagnosis = None
-    if failed_dirs:
+    if outcome.outcome == "failed":
         pattern, diagnosis = _explain(p, failed_dirs + [s for s in searched if s.failed], confirmed, stopped)
     elif outcome.outcome == "inconclusive":
         pattern, diagnosis = "inconclusive", outcome.reason
@@ -339,7 +340,7 @@ def _report(
         numerical=_unflatten_matrix(numerical, p.spec, p.out_shape),
         analytic=_unflatten_matrix(A, p.spec, p.out_shape),
         tolerance=_unflatten_matrix(tol, p.spec, p.out_shape),
-        failures=sum(c.failed for c in checks),
+        failures=max(sum(c.failed for c in checks), int(outcome.outcome == "failed")),
         entries=directions,
         kinks=confirmed.kinks,
         notes=p.notes,

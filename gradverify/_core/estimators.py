@@ -195,6 +195,13 @@ def first_pass(ev: Evaluator, x: np.ndarray, f0: np.ndarray, method: str, h: np.
     idx = np.arange(x.size)
     if method == "complex":
         return _complex_estimate(ev, x, idx, h)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a step x + h == x gives NaN, judged inconclusive
+        return _first_difference(ev, x, f0, method, h, noise, idx)
+
+
+def _first_difference(
+    ev: Evaluator, x: np.ndarray, f0: np.ndarray, method: str, h: np.ndarray, noise: np.ndarray, idx: np.ndarray
+) -> Estimate:
     hp = exact_steps(x, h)
     fp = ev.shifted(idx, hp)
     right = (fp - f0) / hp[:, None]
@@ -336,6 +343,20 @@ def refine(
     idx = np.asarray(idx, dtype=np.int64)
     if method == "complex":
         return _complex_estimate(ev, x, idx, h)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a step x + h == x gives NaN, judged inconclusive
+        return _ladder(ev, x, f0, idx, method, h, noise, explicit)
+
+
+def _ladder(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: np.ndarray,
+    idx: np.ndarray,
+    method: str,
+    h: np.ndarray,
+    noise: np.ndarray,
+    explicit: bool,
+) -> Estimate:
     k, m = len(idx), len(f0)
     if explicit:
         factors = np.array([1.0, 0.5, 0.25]) if method == "richardson" else np.array([2.0, 1.0])

@@ -72,7 +72,10 @@ def full_check(p: Problem) -> Report:
         verdict = _judge(p, found)
     non_finite = ~np.all(np.isfinite(found.N), axis=1)
     fail = _failing(verdict) & ~kink_ok & ~non_finite
-    quantised = _quantised(p, fail & np.all(found.N == 0, axis=1))
+    # Where f did not change at all over the step (every entry, or a failing
+    # one), a larger step tells a quantised f from one that does not use x.
+    flat = np.all(found.N == 0, axis=1)
+    quantised = _quantised(p, (fail & flat) | (flat if flat.all() else np.zeros_like(flat)))
     fail &= ~quantised
     # What each entry could have seen: its tolerance relative to its leaf's
     # derivative scale (at a kink, where there is no derivative, the floor);
@@ -100,28 +103,37 @@ def _kink_suspects(p: Problem, est: Estimate) -> np.ndarray:
     if est.right is None or est.left is None:
         return np.zeros(p.x.size, bool)
     gap = np.abs(est.right - est.left)
-    slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * p.noise() / est.step[:, None]
     scale = p.resolution_scale(est.value)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * p.noise() / est.step[:, None]
         return np.any((gap > rules.KINK_SUSPECT * scale) & (gap > 4 * slope_round), axis=1)
 
 
 def _quantised(p: Problem, flat: np.ndarray) -> np.ndarray:
-    """The entries of ``flat`` (f did not change over their step) where f changes over a larger one.
+    """The entries of ``flat`` (f did not change over their step) if f is quantised there.
 
-    f that does not depend on an entry at all stays flat, and an analytic
-    derivative that is not zero there is wrong; f that changes over a larger
-    step is quantised (rounded to a grid), and cannot be judged at this step.
+    Quantised (rounded to a grid): f stays exactly flat when all of these
+    entries move together by the rule's step, but changes over a step of
+    :data:`~gradverify.steps.QUANTUM_PROBE`.  A smooth f at a stationary point
+    changes at the small step already (to second order), and an f that does
+    not use these entries changes at neither; an analytic derivative that is
+    not zero there is then wrong, and is judged so.
     """
     if not flat.any():
         return flat
     idx = np.flatnonzero(flat)
-    point = p.x.astype(np.float64)
-    point[idx] += rules.QUANTUM_PROBE * np.maximum(1.0, np.abs(point[idx]))
-    value = p.ev.at(
-        point.astype(p.x.dtype), what=f"x + {rules.QUANTUM_PROBE:g} (relative) on the entries where f is flat"
-    )
-    return flat if not np.array_equal(value, p.f0) else np.zeros_like(flat)
+    x64 = p.x.astype(np.float64)
+    scale = np.maximum(1.0, np.abs(x64[idx]))
+
+    def moved(step: float) -> np.ndarray:
+        point = x64.copy()
+        point[idx] += step * scale
+        what = f"x + {step:.3g} (relative) on the entries where f is flat"
+        return p.ev.at(point.astype(p.x.dtype), what=what)
+
+    if not np.array_equal(moved(rules.base_step("central", p.x.dtype)), p.f0):
+        return np.zeros_like(flat)
+    return flat if not np.array_equal(moved(rules.QUANTUM_PROBE), p.f0) else np.zeros_like(flat)
 
 
 def _refine_failing(p: Problem, idx: np.ndarray, found: _Estimates) -> tuple[list[Kink], np.ndarray, np.ndarray]:

@@ -83,13 +83,6 @@ def _why(
             f"the step is too small: x + h rounds to x at {where}, so the estimate there is 0/0 ({some} unresolved)",
             "use a larger h, or the default step rule (h=None)",
         )
-    if quantised is not None and quantised.any():
-        bad = p.spec.describe(int(np.flatnonzero(quantised)[0]))
-        return (
-            f"f is quantised: it does not change at all over the step at {bad} but does over a step of "
-            f"{rules.QUANTUM_PROBE:g} (its value is rounded to a grid: an int(), a round(), a lower-precision cast?)",
-            "compute f without rounding its value; a derivative of a quantised f is zero or undefined",
-        )
     out = p.ev.out_dtype
     if out is not None and (out.kind not in "fc" or rules.eps(out) > x_eps):
         return (
@@ -97,6 +90,13 @@ def _why(
             f"({some}, e.g. {where}, cannot be resolved)",
             f"compute f in {p.x.dtype} (no cast of x or of the result to a lower precision), "
             f"or pass x in the precision f computes in",
+        )
+    if quantised is not None and quantised.any():
+        bad = p.spec.describe(int(np.flatnonzero(quantised)[0]))
+        return (
+            f"f is quantised: it does not change at all over the step at {bad} but does over a step of "
+            f"{rules.QUANTUM_PROBE:g} (its value is rounded to a grid: an int(), a round(), a lower-precision cast?)",
+            "compute f without rounding its value; a derivative of a quantised f is zero or undefined",
         )
     noise = p.noise.measured
     if noise is not None:

@@ -136,9 +136,9 @@ class Problem:
 
         The larger of |A| and |N| over the leaf (a check that passes has
         ``|A| <= |N| + allowed``, so neither can make a passing check look
-        sharper than it is).  A leaf the analytic derivative calls exactly
-        zero, and whose estimates are zero within their tolerance
-        ``allowed``, is measured against the whole derivative's scale (or
+        sharper than it is).  A leaf that the analytic derivative or the
+        estimate calls exactly zero, and that is zero within its tolerance
+        ``allowed`` on the other side too, is measured against the whole derivative's scale (or
         |f| / max(1, |x|)), and where all of that is zero within tolerance,
         against 1 (the unit of the step rule's ``max(1, |x|)``).  A leaf
         whose derivative is small but claimed nonzero is held to its own
@@ -147,9 +147,9 @@ class Problem:
         """
         size = np.maximum(np.abs(self.A), np.where(np.isfinite(N), np.abs(N), 0.0))
         leaf = self.leaf_max(size)
-        zero = (leaf == 0) | (self.leaf_max(self.A) == 0) & (
-            leaf <= self.leaf_max(allowed) if allowed is not None else False
-        )
+        exact_zero = (self.leaf_max(self.A) == 0) | (self.leaf_max(N) == 0)
+        within = leaf <= self.leaf_max(allowed) if allowed is not None else np.zeros(leaf.shape, bool)
+        zero = (leaf == 0) | (exact_zero & within)
         overall = np.max(np.concatenate([leaf, self.natural]), axis=0, keepdims=True) if leaf.size else self.natural
         widest = float(np.max(allowed)) if allowed is not None and allowed.size else 0.0
         fallback = np.where(overall > widest, overall, np.maximum(overall, 1.0))
