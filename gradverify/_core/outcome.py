@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import steps as rules
+from .diagnose import leaf_label
 from .problem import Problem
 
 __all__ = ["Outcome", "decide", "NOISY_ULPS"]
@@ -139,7 +140,7 @@ def _small_leaf(p: Problem, unresolved: np.ndarray) -> tuple[str, str] | None:
     for k, scale in enumerate(scales):
         lo, hi = int(offsets[k]), int(offsets[k + 1])
         if unresolved[lo:hi].any() and scale < 1e3 * rules.FLOOR_FACTOR * rules.eps(p.x.dtype) * overall:
-            name = p.spec.describe(lo).rsplit("[", 1)[0] if p.spec.shapes[k] else p.spec.describe(lo)
+            name = leaf_label(p.spec, k)
             return (
                 f"the derivative of {name} (about {scale:.3g}) is too small to see against the rounding of f "
                 f"at the scale of the other parameters (about {overall:.3g})",
