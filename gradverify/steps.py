@@ -207,7 +207,7 @@ def base_step(method: str, dtype: Any = np.float64) -> float:
     6.06e-06
     """
     _check_method(method)
-    return eps(dtype) ** _STEP_EXPONENT[method]
+    return float(eps(dtype) ** _STEP_EXPONENT[method])
 
 
 def step_band(method: str, dtype: Any = np.float64) -> tuple[float, float]:
@@ -243,7 +243,7 @@ def ladder(steps: np.ndarray, length: int = LADDER_LENGTH, ratio: float = LADDER
     steps, not larger ones.
     """
     powers = ratio ** (1.0 - np.arange(length))
-    return powers[:, None] * steps[None, :]
+    return np.asarray(powers[:, None] * steps[None, :])
 
 
 class Verdict(NamedTuple):
@@ -299,7 +299,7 @@ class Tolerance:
 
     def allowed(self, bound: Any, scale: Any) -> np.ndarray:
         """``safety * bound + floor(scale)``, never zero."""
-        return np.maximum(self.safety * np.asarray(bound, dtype=np.float64) + self.floor(scale), _TINY)
+        return np.asarray(np.maximum(self.safety * np.asarray(bound, dtype=np.float64) + self.floor(scale), _TINY))
 
     def verdict(self, analytic: Any, numerical: Any, bound: Any, scale: Any) -> Verdict:
         """The rule, entry by entry.  A NaN estimate is never within its tolerance."""

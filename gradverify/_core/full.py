@@ -49,7 +49,7 @@ def _judge(p: Problem, found: _Estimates) -> Verdict:
 
 
 def _failing(verdict: Verdict) -> np.ndarray:
-    return ~np.all(verdict.within, axis=1)
+    return np.asarray(~np.all(verdict.within, axis=1))
 
 
 def full_check(p: Problem) -> Report:
@@ -106,7 +106,7 @@ def _kink_suspects(p: Problem, est: Estimate) -> np.ndarray:
     scale = p.resolution_scale(est.value)
     with np.errstate(invalid="ignore", divide="ignore"):
         slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * p.noise() / est.step[:, None]
-        return np.any((gap > rules.KINK_SUSPECT * scale) & (gap > 4 * slope_round), axis=1)
+        return np.asarray(np.any((gap > rules.KINK_SUSPECT * scale) & (gap > 4 * slope_round), axis=1))
 
 
 def _quantised(p: Problem, flat: np.ndarray) -> np.ndarray:
