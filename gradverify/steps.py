@@ -49,6 +49,7 @@ __all__ = [
     "KINK_SUSPECT",
     "MAX_EXTENSIONS",
     "QUANTUM_PROBE",
+    "QUANTUM_SLOPE",
     "NEAR_ZERO",
     "REPRESENTABLE_ULPS",
     "RESOLUTION_LIMIT",
@@ -174,6 +175,12 @@ KINK_SUSPECT = 0.1
 #: of a float16 or int-rounded f at unit scale (issue 11 A's cases), below
 #: the scale of its shape.
 QUANTUM_PROBE = 1e-2
+
+#: ... and f is quantised when, moving all of those entries together by the
+#: rule's step, its central difference exceeds this many times its rounding:
+#: a slope no single entry has (a smooth f at a stationary point gives 0 up
+#: to a few ulps; a grid of 1e-7 |f| gives thousands of ulps).
+QUANTUM_SLOPE = 64.0
 
 #: Two directional ratios <analytic, v> / <numerical, v> are "the same" (a
 #: global bug: zero, sign, factor) when they agree to this relative precision.

@@ -57,6 +57,7 @@ class DirectionTest:
     v: np.ndarray  # the drawn direction (zero outside a group), (n,)
     residual: np.ndarray  # numerical minus analytic along it, (m,)
     allowed: np.ndarray  # the rule's tolerance, (m,)
+    within: np.ndarray  # the rule's verdict per output row, (m,)
     projected: np.ndarray  # the analytic derivative along it, A^T u, (m,)
     failed: bool  # some row outside its tolerance, and not a kink
     kink: bool  # the one-sided slopes stay apart and bracket the analytic value
@@ -101,7 +102,9 @@ def directional_check(p: Problem, directions: int) -> Report:
             kink = bool(np.all(between.within))
             failed, width = not kink, hi - lo
         res = p.tolerance.resolution(verdict.allowed + width, scale)
-        return DirectionTest(v, est.value, verdict.allowed, A.T @ (v * x_scale), failed, kink, float(np.max(res)))
+        return DirectionTest(
+            v, est.value, verdict.allowed, verdict.within, A.T @ (v * x_scale), failed, kink, float(np.max(res))
+        )
 
     def draw(size: int) -> np.ndarray:
         return p.rng.choice(np.array([-1.0, 1.0]), size=size) * p.rng.uniform(1.0, 2.0, size=size)
@@ -253,7 +256,7 @@ def _explain(p: Problem, failed: list[DirectionTest], confirmed: _Confirmed, sto
         words: list[str] = []
         tags: set[str] = set()
         for j in range(An.shape[1]):
-            fails = np.abs(An[:, j] - Nn[:, j]) > tol[:, j]
+            fails = ~np.array([d.within[j] for d in failed])
             if not fails.any():
                 continue
             pattern, said = diagnose(

@@ -82,8 +82,22 @@ def full_check(p: Problem) -> Report:
     # nothing where the estimate is not a number.
     allowed = np.where(kink_ok[:, None], kink_allowed, verdict.allowed)
     resolution = np.max(p.tolerance.resolution(allowed, p.resolution_scale(found.N, allowed)), axis=1)
-    resolution[non_finite | quantised] = np.inf
-    outcome = decide(p, fail, resolution, step=found.step, not_converged=found.not_converged, quantised=quantised)
+    # A kink whose slopes leave the analytic value outside, at an entry the
+    # estimate itself accepts (a quantised f's grid looks like this): the
+    # check cannot tell, so it does not pass.
+    outside = np.zeros(n, bool)
+    outside[[p.spec.flat_index(k.index) for k in kinks if not k.between]] = True
+    outside &= ~fail
+    resolution[non_finite | quantised | outside] = np.inf
+    outcome = decide(
+        p,
+        fail,
+        resolution,
+        step=found.step,
+        not_converged=found.not_converged,
+        quantised=quantised,
+        outside=outside,
+    )
     if outcome.outcome == "inconclusive":
         _note_unresolved(p, verdict.err, found)
     return _report(p, found, verdict, fail, outcome, kinks)
@@ -112,12 +126,13 @@ def _kink_suspects(p: Problem, est: Estimate) -> np.ndarray:
 def _quantised(p: Problem, flat: np.ndarray) -> np.ndarray:
     """The entries of ``flat`` (f did not change over their step) if f is quantised there.
 
-    Quantised (rounded to a grid): f stays exactly flat when all of these
-    entries move together by the rule's step, but changes over a step of
+    Quantised (rounded to a grid), f has a slope along all these entries
+    together, at the rule's step, that none of them has alone; or, on a
+    coarser grid, it is flat there and changes over a step of
     :data:`~gradverify.steps.QUANTUM_PROBE`.  A smooth f at a stationary point
-    changes at the small step already (to second order), and an f that does
-    not use these entries changes at neither; an analytic derivative that is
-    not zero there is then wrong, and is judged so.
+    has no such slope (its central difference along them is zero too), and an
+    f that does not use these entries changes at neither step: an analytic
+    derivative that is not zero there is then wrong, and judged so.
     """
     if not flat.any():
         return flat
@@ -131,8 +146,13 @@ def _quantised(p: Problem, flat: np.ndarray) -> np.ndarray:
         what = f"x + {step:.3g} (relative) on the entries where f is flat"
         return p.ev.at(point.astype(p.x.dtype), what=what)
 
-    if not np.array_equal(moved(rules.base_step("central", p.x.dtype)), p.f0):
-        return np.zeros_like(flat)
+    s = rules.base_step("central", p.x.dtype)
+    fp, fm = moved(s), moved(-s)
+    if not (np.array_equal(fp, p.f0) and np.array_equal(fm, p.f0)):
+        # the rounding of f, in ulps of f(x) or its measured noise
+        rounding = np.maximum(p.noise(), p.tolerance.eps * np.abs(p.f0))
+        sloped = np.any(np.abs(fp - fm) > rules.QUANTUM_SLOPE * rounding)
+        return flat if sloped else np.zeros_like(flat)
     return flat if not np.array_equal(moved(rules.QUANTUM_PROBE), p.f0) else np.zeros_like(flat)
 
 
@@ -250,7 +270,8 @@ def _report(
     worst = int(np.flatnonzero(fail)[np.argmax(ratio[fail])]) if fail.any() else int(np.argmax(ratio))
     pattern, diagnosis = _explain(p, fail, kinks, N, allowed)
     if outcome.outcome == "inconclusive":
-        pattern, diagnosis = "inconclusive", outcome.reason
+        at_kink = outcome.reason is not None and "not differentiable" in outcome.reason
+        pattern, diagnosis = ("kink" if at_kink else "inconclusive"), outcome.reason
     with np.errstate(invalid="ignore"):
         rel = err / np.maximum(np.maximum(np.abs(A), np.abs(N)), allowed)
     return Report(
