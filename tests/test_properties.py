@@ -132,7 +132,10 @@ def test_every_estimators_real_error_lies_within_its_bound(drawn, data, c):
         f"{method}: entry {int(np.argmax(excess))} error {np.abs(numerical - exact).max():.3g} "
         f"outside its bound; report:\n{report}"
     )
-    assert_not_a_false_alarm(report, x)
+    # Forward differences resolve only ~1e-6 |f| / |x| in float64 (rounding
+    # 12 EPS |f| / h at h = 1.5e-8): a leaf whose gradient is 1e-5 of |f| at
+    # a degenerate point (an mlp with W2 = 0) is honestly inconclusive.
+    assert_not_a_false_alarm(report, x, strict=method != "forward")
 
 
 @PROPERTY

@@ -266,7 +266,7 @@ def test_inputs_where_f_is_not_differentiable_are_discarded_and_counted():
     def outside_at_zero(x):  # right away from 0; at 0, outside the slopes -1 and 1
         return np.where(x == 0, 2.0, np.sign(x))
 
-    kinked = gst.weights(shape=3, max_magnitude=1.0).map(lambda x: np.where(np.abs(x) < 0.5, 0.0, x))
+    kinked = gst.weights(shape=3, max_magnitude=1.0).map(lambda x: np.where(np.abs(x) < 0.1, 0.0, x))
     result = verify(l1, outside_at_zero, kinked, max_examples=20, seed=0)
     assert result.ok and result.discarded > 0, str(result)
     assert "discarded" in str(result)

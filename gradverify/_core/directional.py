@@ -116,7 +116,8 @@ def directional_check(p: Problem, directions: int) -> Report:
     if any(c.speaks for c in checks):
         found, stopped = _localise(p.x.size, test, draw, searched)
         if stopped:
-            p.notes.append(f"localisation stopped after {MAX_LOCALISED} entries; more may be wrong or at kinks")
+            more = "wrong" if not any(c.kink for c in checks) else "wrong or at kinks"
+            p.notes.append(f"localisation stopped after {MAX_LOCALISED} {more} entries; more may be {more}")
         if searched:
             p.notes.append(f"{len(searched)} further directional checks localised the error")
     confirmed = _confirm(p, np.array(sorted(set(found)), dtype=np.int64), nz)
@@ -146,7 +147,9 @@ def directional_check(p: Problem, directions: int) -> Report:
         )
     pattern = diagnosis = None
     if outcome.outcome == "failed":
-        pattern, diagnosis = _explain(p, failed_dirs + [s for s in searched if s.failed], confirmed, stopped)
+        pattern, diagnosis = _explain(
+            p, failed_dirs + [s for s in searched if s.failed], confirmed, stopped, len(failed_dirs), directions
+        )
     elif outcome.outcome == "inconclusive":
         pattern, diagnosis = "inconclusive", outcome.reason
     return _report(p, checks, confirmed, outcome, pattern, diagnosis, directions)
@@ -218,7 +221,9 @@ def _confirm(p: Problem, idx: np.ndarray, nz: np.ndarray) -> _Confirmed:
     return _Confirmed(idx, est.value, allowed, wrong, kinks)
 
 
-def _explain(p: Problem, failed: list[DirectionTest], confirmed: _Confirmed, stopped: bool) -> tuple[str, str]:
+def _explain(
+    p: Problem, failed: list[DirectionTest], confirmed: _Confirmed, stopped: bool, disagree: int, directions: int
+) -> tuple[str, str]:
     """(pattern, diagnosis) of a failed directional check, from :func:`diagnose`.
 
     When the localisation ran to its end, the confirmed entries are diagnosed
@@ -272,7 +277,7 @@ def _explain(p: Problem, failed: list[DirectionTest], confirmed: _Confirmed, sto
             return tags.pop(), "; ".join(words) + " (along every direction checked)"
     named = ", ".join(p.spec.describe(int(i)) for i in idx[wrong])
     return "mismatch", (
-        f"{len(failed)} random directions disagree"
+        f"{disagree} of {directions} random directions disagree"
         + (f"; wrong entries include {named}" if named else "")
         + "; run with mode='full' for an entry-by-entry comparison"
     )
@@ -297,9 +302,7 @@ def _report(
     tol = np.full(A.shape, np.nan)
     tol[idx] = confirmed.allowed
     order: list[int] = (
-        np.argsort(-np.max(err / np.maximum(confirmed.allowed, 1e-300), axis=1), kind="stable").tolist()
-        if len(idx)
-        else []
+        np.argsort(-np.max(err / np.maximum(confirmed.allowed, 1e-300), axis=1)).tolist() if len(idx) else []
     )
     kink_names = {k.name for k in confirmed.kinks}
     rows = []

@@ -288,6 +288,18 @@ def _select(
     return take(C, best), take(err, best), take(steps_of, best)[:, 0], extend
 
 
+def _goes_on(extend: np.ndarray, next_step: np.ndarray | float, x_abs: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The one rule that extends a ladder downwards, for coordinate and directional ladders alike.
+
+    An entry goes on while its smallest rung still shows truncation above
+    rounding (``extend``, from :func:`_select`) and the next rungs' step is
+    still at least :data:`~gradverify.steps.REPRESENTABLE_ULPS` ulps of x: a
+    step that x + h cannot represent measures nothing.
+    """
+    floor = rules.REPRESENTABLE_ULPS * rules.eps(dtype) * x_abs
+    return np.asarray(extend & (np.asarray(next_step) >= floor))
+
+
 def _central_rung(
     ev: Evaluator, x: np.ndarray, f0: np.ndarray, idx: np.ndarray, rung: np.ndarray, method: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -398,10 +410,8 @@ def _ladder(
         base = base * rules.LADDER_RATIO ** -len(factors)
         # Stop where the next rungs would fall below a few ulps of x: a step
         # that x + h cannot represent measures nothing.
-        representable = factors.max() * base >= rules.REPRESENTABLE_ULPS * rules.eps(x.dtype) * np.abs(
-            x[idx].astype(np.float64)
-        )
-        active = np.intersect1d(active, np.flatnonzero(extend & representable & (factors.min() * base > 0)))
+        goes_on = _goes_on(extend, factors.max() * base, np.abs(x[idx].astype(np.float64)), x.dtype)
+        active = np.intersect1d(active, np.flatnonzero(goes_on & (factors.min() * base > 0)))
         if not len(active):
             break
     kink = np.zeros(k, bool)
@@ -537,7 +547,8 @@ def directional(
         value, bound, _, extend = _select(
             np.array(D)[:, None, :], np.array(T)[:, None, None], method, noise, rules.LADDER_RATIO, False
         )
-        if not extend[0] or t < rules.REPRESENTABLE_ULPS * rules.eps(x.dtype):
+        # t is relative to max(1, |x|): the ladder's rule with x at unit scale
+        if not _goes_on(extend, t, np.ones(1), x.dtype)[0]:
             break
     if method == "forward":
         return Directional(value[0], bound[0], ev.calls - calls0)

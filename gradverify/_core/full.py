@@ -323,7 +323,7 @@ def _rows(
     """The entries closest to (or furthest beyond) their tolerance, worst first."""
     kink_names = {k.name for k in kinks}
     rows = []
-    for i in np.argsort(-ratio, kind="stable")[:REPORT_ROWS]:
+    for i in np.argsort(-ratio)[:REPORT_ROWS]:
         with np.errstate(invalid="ignore"):
             j = int(np.argmax(np.where(np.isnan(err[i]), np.inf, err[i]) / allowed[i]))
         name = p.spec.describe(int(i))
