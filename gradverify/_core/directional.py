@@ -88,20 +88,23 @@ def directional_check(p: Problem, directions: int) -> Report:
     x_scale = np.maximum(1.0, np.abs(p.x.astype(np.float64)))
     floor_scale = p.floor_scale(p.A)  # (n, m): the full check's floor scale, with A for N
     leaf_scale = p.resolution_scale(p.A)
+    # leaves with entries (a leaf of shape (0,) holds no part of a direction)
+    starts = np.array([int(o) for o, n in zip(p.spec.offsets[:-1], p.spec.sizes) if n > 0], dtype=np.int64)
     A = p.A
 
     def test(v: np.ndarray) -> DirectionTest:
         est = directional(est_ev, p.x, p.f0, v, p.method, nz, project=lambda u: A.T @ u)
         u = np.abs(v * x_scale)
         verdict = p.tolerance.verdict(est.value, 0.0, est.bound, floor_scale.T @ u)
-        scale = leaf_scale.T @ u
+        # per parameter (leaf): what part of the derivative along u each holds
+        scale = np.add.reduceat(leaf_scale * u[:, None], starts, axis=0)  # (leaves, m)
         failed, kink, width = not bool(np.all(verdict.within)), False, np.zeros_like(est.value)
         if failed and est.kink and est.right is not None and est.left is not None and est.slope_bound is not None:
             lo, hi = np.minimum(est.right, est.left), np.maximum(est.right, est.left)
             between = p.tolerance.verdict(0.0, np.clip(0.0, lo, hi), est.slope_bound + est.bound, floor_scale.T @ u)
             kink = bool(np.all(between.within))
             failed, width = not kink, hi - lo
-        res = p.tolerance.resolution(verdict.allowed + width, scale)
+        res = p.tolerance.resolution(np.broadcast_to(verdict.allowed + width, scale.shape), scale)
         return DirectionTest(
             v, est.value, verdict.allowed, verdict.within, A.T @ (v * x_scale), failed, kink, float(np.max(res))
         )

@@ -130,10 +130,9 @@ def _why(
             "as the step shrinks",
             "check at a point away from the jump (f is not differentiable there)",
         )
-    if what == "entry":
-        small = _small_leaf(p, unresolved)
-        if small is not None:
-            return small
+    small = _small_leaf(p, unresolved if what == "entry" else np.ones(p.x.size, bool))
+    if small is not None:
+        return small
     return (
         f"the error bounds of {some} (e.g. {where}) are wider than {rules.RESOLUTION_LIMIT:g} of the derivative",
         "try method='richardson', a float64 x, or an explicit h in the band of gradverify.steps.step_band",
