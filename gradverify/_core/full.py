@@ -246,7 +246,7 @@ def _note_unresolved(p: Problem, err: np.ndarray, found: _Estimates) -> None:
     """A note on entries no step resolved (their ladders did not converge)."""
     scale = p.leaf_max(found.N)
     unresolved = found.not_converged & np.any(
-        (p.tolerance.safety * found.B > rules.UNRESOLVED_FRACTION * scale) & (err > rules.UNRESOLVED_FRACTION * scale),
+        (p.tolerance.allowed(found.B, 0.0) > rules.UNRESOLVED_FRACTION * scale) & (err > rules.UNRESOLVED_FRACTION * scale),
         axis=1,
     )
     if unresolved.any():
