@@ -119,8 +119,12 @@ def directional_check(p: Problem, directions: int) -> Report:
     if any(c.speaks for c in checks):
         found, stopped = _localise(p.x.size, test, draw, searched)
         if stopped:
-            more = "wrong" if not any(c.kink for c in checks) else "wrong or at kinks"
-            p.notes.append(f"localisation stopped after {MAX_LOCALISED} {more} entries; more may be {more}")
+            if any(c.kink for c in checks):
+                p.notes.append(
+                    f"localisation stopped after {MAX_LOCALISED} entries (wrong or at kinks); more may be wrong or at kinks"
+                )
+            else:
+                p.notes.append(f"localisation stopped after {MAX_LOCALISED} wrong entries; more may be wrong")
         if searched:
             p.notes.append(f"{len(searched)} further directional checks localised the error")
     confirmed = _confirm(p, np.array(sorted(set(found)), dtype=np.int64), nz)
