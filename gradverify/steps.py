@@ -28,7 +28,8 @@ except where the derivative itself is about zero; there it is measured.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -43,6 +44,19 @@ __all__ = [
     "FLOOR_FACTOR",
     "ROUNDING_FACTOR",
     "TRUNCATION_FACTOR",
+    "COMPLEX_RELATIVE",
+    "DIRECTION_ROUNDING",
+    "KINK_SUSPECT",
+    "MAX_EXTENSIONS",
+    "QUANTUM_PROBE",
+    "QUANTUM_SLOPE",
+    "NEAR_ZERO",
+    "REPRESENTABLE_ULPS",
+    "RESOLUTION_LIMIT",
+    "SHARED_RATIO",
+    "UNRESOLVED_FRACTION",
+    "Tolerance",
+    "Verdict",
     "base_step",
     "eps",
     "ladder",
@@ -90,9 +104,90 @@ TRUNCATION_FACTOR = 3.0
 #: bug of relative size 1e-6 (complex-step, float64) or 1e-4 (central, float64).
 SAFETY = {np.dtype(np.float64): 4.0, np.dtype(np.float32): 8.0}
 
-#: Floor of the verdict: FLOOR_FACTOR * EPS * (largest |numerical| entry), so
+#: Floor of the verdict: FLOOR_FACTOR * EPS * (the derivative's scale), so
 #: entries that are zero up to rounding are compared at the gradient's scale.
+#: The scale is the largest |derivative| entry of the same parameter (leaf),
+#: or |f| / max(1, rms |x|) when that is larger (see Tolerance and
+#: gradverify._core.problem).  16 ulps: an analytic derivative is a sum of
+#: terms of that scale, each rounded; the zoo's correct gradients (the mlp's
+#: exact zeros, Rosenbrock at its minimum) showed errors up to ~4 ulps of it.
 FLOOR_FACTOR = 16.0
+
+#: Complex-step error per entry, in units of EPS * (|estimate| + largest
+#: |estimate|).  The imaginary part is computed without cancellation of the
+#: step, so it is as accurate as any other value f computes: a few ulps of the
+#: terms it is summed from, and those are at the scale of the largest entry
+#: (benchmarks/bound_coverage.py: worst complex-step error / bound 0.12 in
+#: float64, 0.14 in float32).
+COMPLEX_RELATIVE = 8.0
+
+#: Error of a finite-difference derivative along a direction ``u`` from the
+#: rounding of the rungs' points: ``fl(x + t u)`` differs from ``x + t u`` by
+#: up to an ulp of x per entry, so the direction really taken differs from u
+#: by ~EPS / t relative.  In units of EPS / t * |derivative along u|: 4 for the
+#: points of a central rung and its Richardson combination, times 16 ulps of
+#: accumulated rounding (the vetting of complex-step against Richardson on
+#: the zoo's complex-safe problems never came within 1/4 of it).
+DIRECTION_ROUNDING = 4.0 * 16.0
+
+#: How many times a ladder may be extended downwards (each time by
+#: LADDER_RATIO ** LADDER_LENGTH) when its smallest rung is still the best and
+#: truncation still dominates there: 3 more blocks reach 4**-13 of the rule's
+#: step, enough for the softmax saturated at x scaled by 1e-4 (the smallest
+#: scale of the property tests).
+MAX_EXTENSIONS = 3
+
+#: A step below this many ulps of x measures nothing (x + h rounds to one of
+#: a few neighbours of x): ladders stop there.
+REPRESENTABLE_ULPS = 64.0
+
+#: Complex-step entries this small relative to the derivative's scale get their
+#: truncation measured before they are called wrong (x**3 at 0: complex-step's
+#: h**2 f'''/6 is all there is; elsewhere it is below 1e-40 relative).
+NEAR_ZERO = 1e-6
+
+#: An entry whose ladder did not converge, and whose bound (times safety) and
+#: disagreement both exceed this fraction of the derivative's scale, was not
+#: resolved by the estimator (a singularity, or a jump inside the step).
+UNRESOLVED_FRACTION = 1.0
+
+#: A check is *inconclusive* when, in some parameter (leaf), the smallest
+#: error it could have detected is above this fraction of that leaf's
+#: derivative scale: a bug of 1% would have passed unseen.  Correct float64
+#: checks resolve 1e-8 (central) to 1e-15 (complex-step), float32 central
+#: differences ~1e-3; an f that is quantised, noisy, computed in a lower
+#: precision than x or jumping inside the step resolves 1e-1 or worse (the
+#: cases of issue 11 A), so 1e-2 separates them.
+RESOLUTION_LIMIT = 1e-2
+
+#: A passing central-difference entry whose one-sided slopes differ by more
+#: than this fraction of its parameter's derivative scale is suspected of a
+#: kink and refined (np.abs at 0 passes with numerical 0 otherwise, and says
+#: nothing).  Smooth: the slopes differ by h f'', about 6e-6 |f''| in float64
+#: and 5e-3 |f''| in float32 at |x| <= 1: far below it unless f'' is 20 to 1e4
+#: times f' (then only a refinement is spent).
+KINK_SUSPECT = 0.1
+
+#: Where f does not change at all over the step, f is evaluated along all such
+#: entries at once at the rule's step and at this relative step: flat at the
+#: first and changing at the second, f is quantised (an int(), a rounding to a
+#: grid) and the check is inconclusive, not failed.  1e-2: above the quantum
+#: of a float16 or int-rounded f at unit scale (issue 11 A's cases), below
+#: the scale of its shape.
+QUANTUM_PROBE = 1e-2
+
+#: ... and f is quantised when, moving all of those entries together by the
+#: rule's step, its central difference exceeds this many times its rounding:
+#: a slope no single entry has (a smooth f at a stationary point gives 0 up
+#: to a few ulps; a grid of 1e-7 |f| gives thousands of ulps).
+QUANTUM_SLOPE = 64.0
+
+#: Two directional ratios <analytic, v> / <numerical, v> are "the same" (a
+#: global bug: zero, sign, factor) when they agree to this relative precision.
+SHARED_RATIO = 1e-6
+
+# The smallest tolerance: never 0, so ratios error / allowed stay finite.
+_TINY = float(np.finfo(np.float64).tiny)
 
 # The band of explicit steps an estimator stays accurate in, as (low, high)
 # multiples of its base step: below it rounding dominates, above it truncation.
@@ -119,7 +214,7 @@ def base_step(method: str, dtype: Any = np.float64) -> float:
     6.06e-06
     """
     _check_method(method)
-    return eps(dtype) ** _STEP_EXPONENT[method]
+    return float(eps(dtype) ** _STEP_EXPONENT[method])
 
 
 def step_band(method: str, dtype: Any = np.float64) -> tuple[float, float]:
@@ -155,4 +250,80 @@ def ladder(steps: np.ndarray, length: int = LADDER_LENGTH, ratio: float = LADDER
     steps, not larger ones.
     """
     powers = ratio ** (1.0 - np.arange(length))
-    return powers[:, None] * steps[None, :]
+    return np.asarray(powers[:, None] * steps[None, :])
+
+
+class Verdict(NamedTuple):
+    """Entry by entry: the error, the tolerance it is held to, and whether it is within it."""
+
+    err: np.ndarray
+    allowed: np.ndarray
+    within: np.ndarray
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """The verdict's one rule, ``|analytic - numerical| <= safety * bound + floor``.
+
+    Every comparison gradverify makes between a derivative and an estimate of
+    it (the full check, the directional test and its confirmation, the
+    vetting of complex-step, the kink test, the descent-direction invariant)
+    goes through :meth:`verdict`; ``floor(scale)`` is ``FLOOR_FACTOR * EPS *
+    scale`` for the derivative's scale at that entry.
+
+    Parameters
+    ----------
+    safety : float
+        Multiplies the estimator's error bound (:data:`SAFETY` per dtype).
+    eps : float
+        Machine epsilon of the working dtype.
+
+    Examples
+    --------
+    >>> tol = Tolerance.of(np.float64)
+    >>> tol.safety
+    4.0
+    >>> v = tol.verdict(np.array([1.0, 1.1]), np.array([1.0, 1.0]), np.array([1e-3, 1e-3]), 1.0)
+    >>> v.within.tolist()
+    [True, False]
+    >>> bool(tol.resolution(tol.allowed(1e-9, 1.0), 1.0) < 1e-8)
+    True
+    """
+
+    safety: float
+    eps: float
+
+    @classmethod
+    def of(cls, dtype: Any, safety: float | None = None) -> Tolerance:
+        """The tolerance of ``dtype`` (its :data:`SAFETY`, unless ``safety`` is given)."""
+        dtype = np.dtype(dtype)
+        default = SAFETY.get(dtype, SAFETY[np.dtype(np.float64)])
+        return cls(float(default if safety is None else safety), eps(dtype))
+
+    def floor(self, scale: Any) -> np.ndarray:
+        """``FLOOR_FACTOR * EPS * scale``: the slack at the derivative's scale."""
+        return FLOOR_FACTOR * self.eps * np.asarray(scale, dtype=np.float64)
+
+    def allowed(self, bound: Any, scale: Any) -> np.ndarray:
+        """``safety * bound + floor(scale)``, never zero."""
+        return np.asarray(np.maximum(self.safety * np.asarray(bound, dtype=np.float64) + self.floor(scale), _TINY))
+
+    def verdict(self, analytic: Any, numerical: Any, bound: Any, scale: Any) -> Verdict:
+        """The rule, entry by entry.  A NaN estimate is never within its tolerance."""
+        err = np.abs(np.asarray(analytic, dtype=np.float64) - np.asarray(numerical, dtype=np.float64))
+        allowed = self.allowed(bound, scale)
+        return Verdict(err, allowed, err <= allowed)
+
+    def resolution(self, allowed: Any, scale: Any) -> np.ndarray:
+        """``allowed / scale``: the smallest relative error this tolerance lets be seen.
+
+        Where the scale is zero (a derivative that is exactly zero), an exact
+        comparison (``allowed`` at its minimum) resolves everything (0) and
+        any other resolves nothing (inf); a NaN tolerance resolves nothing.
+        """
+        allowed = np.asarray(allowed, dtype=np.float64)
+        scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), allowed.shape)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = allowed / np.where(scale > 0, scale, 1.0)
+        exact = np.where(allowed <= _TINY, 0.0, np.inf)
+        return np.where(scale > 0, np.where(np.isnan(ratio), np.inf, ratio), exact)

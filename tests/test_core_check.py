@@ -154,10 +154,10 @@ def test_a_kink_is_reported_as_a_kink_not_a_bug():
     subgradient = lambda x: (x > 0).astype(float) + x  # noqa: E731  (0 at the kink: a valid choice)
     report = gv.check_grad(relu_sum, subgradient, x, method="central", seed=0)
     assert report.ok, str(report)
-    assert len(report.kinks) == 1 and report.kinks[0]["name"] == "x[0]"
-    assert report.kinks[0]["between"]
-    assert report.kinks[0]["left"] == pytest.approx(0.0, abs=1e-2)
-    assert report.kinks[0]["right"] == pytest.approx(1.0, abs=1e-2)
+    assert len(report.kinks) == 1 and report.kinks[0].name == "x[0]"
+    assert report.kinks[0].between
+    assert report.kinks[0].left == pytest.approx(0.0, abs=1e-2)
+    assert report.kinks[0].right == pytest.approx(1.0, abs=1e-2)
 
 
 def test_an_analytic_value_outside_the_slopes_at_a_kink_fails():
@@ -443,3 +443,183 @@ def test_a_constant_function_with_a_zero_gradient_passes_quietly():
     report = gv.check_grad(lambda x: 0.0 * np.sum(x), np.zeros_like, np.ones(3), seed=0)
     assert report.ok
     assert not gv.check_grad(lambda x: 0.0 * np.sum(x), np.ones_like, np.ones(3), seed=0).ok
+
+
+# -- the third outcome: a check that cannot see a bug says so (issue 11 A) -------------------------
+
+X8 = np.linspace(0.5, 2.0, 8)
+W4 = np.array([0.0, 0.5, -0.3, 1.2])
+
+
+def in_float32(x):
+    return np.sum(np.asarray(x, np.float32) ** 2)  # computes in float32 while x is float64
+
+
+def with_a_jump(w):
+    return np.sum(w**2) + np.sign(w[0])  # a jump at w[0] = 0
+
+
+def seeded_noise(x):
+    noise = np.random.default_rng(int(np.abs(x).sum() * 1e9) % 2**32).standard_normal()
+    return np.sum(x**2) + 1e-6 * noise
+
+
+# (f, gradients to try, x, options, words the reason must contain); the true
+# gradient of the smooth part is always among the gradients: it must not pass either.
+BLIND = {
+    "float32 f, float64 x": (in_float32, [lambda x: x, lambda x: 2 * x], X8, {}, "float32"),
+    "a jump inside the step": (
+        with_a_jump,
+        [lambda w: -2 * w, lambda w: 0 * w, lambda w: 10 * w, lambda w: 2 * w],
+        W4,
+        {},
+        "jump",
+    ),
+    "every estimate NaN": (lambda x: np.sum(np.sin(x)), [lambda x: 0 * x, np.cos], X8, {"h": 1e-20}, "too small"),
+    "int output": (lambda x: int(100 * np.sum(x**2)), [lambda x: 200 * x, lambda x: 0 * x], X8, {}, "quantised"),
+    "float16 output": (lambda x: np.float16(np.sum(x**2)), [lambda x: 2 * x, lambda x: x], X8, {}, "float16"),
+    "noise seeded by the point": (seeded_noise, [lambda x: 2 * x, lambda x: 3 * x], X8, {"method": "central"}, "noisy"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BLIND))
+def test_a_check_that_cannot_see_a_bug_is_inconclusive_never_passed(case):
+    f, grads, x, options, words = BLIND[case]
+    for grad in grads:
+        report = gv.check_grad(f, grad, x, seed=0, **options)
+        assert report.outcome == "inconclusive" and not report.ok, str(report)
+        assert report.resolution > gv.steps.RESOLUTION_LIMIT
+        assert words in report.diagnosis and report.suggestion, str(report)
+        assert "INCONCLUSIVE" in str(report) and "inconclusive: resolution" in str(report)
+        with pytest.raises(gv.CheckInconclusive):
+            gv.assert_grad(f, grad, x, seed=0, **options)
+
+
+def test_complex_step_sees_through_noise_seeded_by_the_point():
+    # The noise is constant along the imaginary axis: complex-step resolves the
+    # smooth part exactly, so a right gradient passes and a wrong one fails.
+    assert gv.check_grad(seeded_noise, lambda x: 2 * x, X8, seed=0).ok
+    assert gv.check_grad(seeded_noise, lambda x: 2.01 * x, X8, seed=0).outcome == "failed"
+
+
+def test_a_small_leaf_is_not_hidden_by_the_floor_of_a_large_one():
+    def f(p):
+        return p[0] ** 2 + p[1] ** 2
+
+    x = [np.array(1e-8), np.array(1e8)]
+    for mode in ("full", "directional"):
+        flipped = gv.check_grad(f, lambda p: [-2 * p[0], 2 * p[1]], x, mode=mode, seed=0)
+        assert not flipped.ok and "x[0]" in flipped.diagnosis, str(flipped)
+    p32 = {"W": np.array([1e3, 2e3], np.float32), "b": np.array([1e-4], np.float32)}
+
+    def g(p):
+        return np.sum(p["W"] ** 2) + np.sum(p["b"] ** 2)
+
+    b_flipped = gv.check_grad(g, lambda p: {"W": 2 * p["W"], "b": -2 * p["b"]}, p32, seed=0)
+    assert not b_flipped.ok and "of b" in b_flipped.diagnosis, str(b_flipped)
+
+
+def test_resolution_is_stated_per_entry_and_overall():
+    problem = zoo.make_problem("mlp", seed=0)
+    report = gv.check_grad(problem.f, problem.grad, problem.x0, seed=0)
+    assert report.ok and report.outcome == "passed"
+    per_entry = report.entry_resolution
+    assert set(per_entry) == set(problem.x0)
+    assert report.resolution == max(float(np.max(v)) for v in per_entry.values()) < 1e-12
+    assert "passed: resolution" in str(report)
+    assert report.to_dict()["outcome"] == "passed"
+
+
+def test_a_quantised_f_is_inconclusive_but_an_unused_parameter_fails():
+    # f does not depend on x[1] at all: an analytic derivative there is wrong.
+    report = gv.check_grad(lambda x: np.sum(x[0] ** 2), lambda x: 2 * x, np.array([1.0, 2.0]), seed=0)
+    assert report.outcome == "failed" and report.worst_name == "x[1]"
+
+
+# -- kinks in every mode (issue 11 B) --------------------------------------------------------------
+
+
+def test_np_abs_at_zero_is_named_a_kink_not_passed_silently():
+    report = gv.check_grad(lambda x: np.sum(np.abs(x)), np.sign, np.array([0.0, 1.0]), seed=0)
+    assert report.ok and [k.name for k in report.kinks] == ["x[0]"], str(report)
+    assert "kink" in " ".join(report.notes) and "not differentiable here" in str(report)
+
+
+def test_a_jacobian_in_directional_mode_is_judged_per_output_row():
+    A = np.array([[1.0, 2], [3, 4], [5, 6]])
+
+    def f(x):
+        return np.tanh(A @ x)
+
+    def jac(x):
+        return (1 - np.tanh(A @ x) ** 2)[:, None] * A
+
+    x = np.array([0.5, -1.0])
+    for seed in range(50):
+        report = gv.check_jacobian(f, jac, x, mode="directional", seed=seed)
+        assert report.ok, str(report)
+
+    def row_3_doubled(x):
+        J = jac(x)
+        J[2, 1] *= 2
+        return J
+
+    wrong = gv.check_jacobian(f, row_3_doubled, x, mode="directional", seed=0)
+    assert wrong.outcome == "failed" and wrong.worst_index == (1,), str(wrong)
+    assert "1/1" not in wrong.diagnosis
+    scaled = gv.check_jacobian(f, lambda x: 3 * jac(x), x, mode="directional", seed=0)
+    assert scaled.pattern == "scale" and "3 x the numerical" in scaled.diagnosis, str(scaled)
+
+
+def test_relu_kinks_in_directional_mode_are_never_called_wrong():
+    x = np.random.default_rng(0).standard_normal(5000)
+    x[::10] = 0
+
+    def relu_sum(x):
+        return np.sum(np.maximum(x, 0))
+
+    report = gv.check_grad(relu_sum, lambda x: (x > 0) * 1.0, x, seed=0)
+    assert report.mode == "directional" and report.outcome != "failed", str(report)
+    assert report.kinks and all(k.between for k in report.kinks)
+    assert "kink" in (report.diagnosis or "") + " ".join(report.notes)
+    wrong = gv.check_grad(relu_sum, lambda x: (x > 0) * 2.0, x, seed=0)
+    assert wrong.outcome == "failed", str(wrong)
+
+
+# -- counts come from the evaluators -----------------------------------------------------------------
+
+
+class Counting:
+    def __init__(self, f):
+        self.f, self.calls = f, 0
+
+    def __call__(self, x):
+        self.calls += 1
+        return self.f(x)
+
+
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_every_call_of_f_is_counted(mode):
+    A = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    x = np.array([0.3, -0.7])
+    f = Counting(lambda x: np.sum(np.sin(x) ** 2))
+    report = gv.check_grad(f, lambda x: np.sin(2 * x), x, mode=mode, seed=0)
+    assert report.ok and report.evaluations == f.calls
+    f = Counting(lambda x: np.tanh(A @ x))
+    report = gv.check_vjp(f, lambda x, ct: A.T @ ((1 - np.tanh(A @ x) ** 2) * ct), x, mode=mode, seed=0)
+    assert report.ok and report.evaluations == f.calls
+    f = Counting(lambda x: np.abs(A @ x))  # not complex-safe: the refused complex calls count too
+    report = gv.check_jacobian(f, lambda x: np.sign(A @ x)[:, None] * A, x, mode=mode, seed=0)
+    assert report.ok and report.evaluations == f.calls
+
+
+def test_the_floor_means_the_same_in_full_and_directional_mode():
+    # FLOOR_FACTOR * EPS at the derivative's scale in both (issue 10: it was
+    # 2.7e-7 in one mode and 3.6e-15 in the other on the same input).
+    problem = zoo.make_problem("mlp", seed=0)
+    full = gv.check_grad(problem.f, problem.grad, problem.x0, mode="full", seed=0)
+    directional = gv.check_grad(problem.f, problem.grad, problem.x0, mode="directional", seed=0)
+    assert full.ok and directional.ok
+    assert directional.floor == pytest.approx(full.floor, rel=1e-6)
+    scale = max(float(np.max(np.abs(v))) for v in problem.grad(problem.x0).values())
+    assert full.floor >= gv.steps.FLOOR_FACTOR * gv.steps.eps(np.float64) * scale

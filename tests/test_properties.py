@@ -60,6 +60,15 @@ def flat(value, like):
     return ParamSpec.of(like).flatten(value, dtype=np.float64)
 
 
+def in_extended_precision(grad, x):
+    """``grad`` at the point ``x``, computed in np.longdouble, as one float64 vector."""
+    spec = ParamSpec.of(x)
+    wide = spec.build([np.asarray(leaf, np.longdouble) for leaf in spec.leaves(x)])
+    return np.concatenate([np.asarray(leaf, np.longdouble).ravel() for leaf in spec.leaves(grad(wide))]).astype(
+        np.float64
+    )
+
+
 def scaled(problem, c):
     """The problem with f and its gradient multiplied by ``c`` (any scale of f)."""
 
@@ -74,6 +83,20 @@ def scaled(problem, c):
 
 
 SCALES = st.sampled_from([1.0, 1e-6, 1e6])
+
+
+def assert_not_a_false_alarm(report, x, strict=True):
+    """A correct gradient passes in float64; in float32 it is never failed.
+
+    float32 finite differences may honestly not resolve a 1% error where a
+    gradient is small against |f| / |x|: inconclusive, with a resolution over
+    the limit to say so.
+    """
+    if strict and ParamSpec.of(x).dtype == np.float64:
+        assert report.ok, str(report)
+    else:
+        assert report.outcome != "failed", str(report)
+        assert report.ok or report.resolution > gv.steps.RESOLUTION_LIMIT, str(report)
 
 
 def methods_for(problem):
@@ -99,13 +122,20 @@ def test_every_estimators_real_error_lies_within_its_bound(drawn, data, c):
     # (benchmarks/bound_coverage.py), which is why its SAFETY is 8.
     safety = 2.0 if ParamSpec.of(x).dtype == np.float64 else None
     report = gv.check_grad(f, grad, x, method=method, mode="full", safety=safety, seed=0)
-    exact, numerical, allowed = flat(grad(x), x), flat(report.numerical, x), flat(report.tolerance, x)
+    # The reference is independent of the check: the zoo's exact gradient
+    # evaluated in extended precision (np.longdouble), not the working-precision
+    # gradient the verdict compared against.
+    exact = c * in_extended_precision(problem.grad, x)
+    numerical, allowed = flat(report.numerical, x), flat(report.tolerance, x)
     excess = np.abs(numerical - exact) - allowed
     assert np.all(excess <= 0), (
         f"{method}: entry {int(np.argmax(excess))} error {np.abs(numerical - exact).max():.3g} "
         f"outside its bound; report:\n{report}"
     )
-    assert report.ok
+    # Forward differences resolve only ~1e-6 |f| / |x| in float64 (rounding
+    # 12 EPS |f| / h at h = 1.5e-8): a leaf whose gradient is 1e-5 of |f| at
+    # a degenerate point (an mlp with W2 = 0) is honestly inconclusive.
+    assert_not_a_false_alarm(report, x, strict=method != "forward")
 
 
 @PROPERTY
@@ -118,7 +148,9 @@ def test_a_correct_gradient_passes_for_every_step_in_the_band(drawn, data, c):
     # the band is of relative steps; an explicit h is absolute, so scale it
     h_abs = h * np.maximum(1.0, np.abs(flat(x, x)))
     report = gv.check_grad(f, grad, x, method=method, h=h_abs, mode="full", seed=0)
-    assert report.ok, str(report)
+    # At the ends of the band an explicit step may honestly not resolve 1%
+    # (forward differences at h = 1e-10 where the gradient is 1e-3 of |f|).
+    assert_not_a_false_alarm(report, x, strict=False)
 
 
 @PROPERTY

@@ -236,3 +236,43 @@ def test_the_result_is_a_plain_record():
     r = VerifyResult(ok=True, examples=3)
     assert r.ok and r.counterexample is None and r.check_seed is None
     assert "FAILED" in str(VerifyResult(ok=False, examples=3, counterexample=np.ones(1)))
+
+
+def test_a_two_layer_relu_net_passes_where_it_is_differentiable_and_its_bugs_are_caught():
+    # Hypothesis used to shrink to W1 = 0, b1 = 0: every hidden unit on its
+    # kink, where no one-sided slope is "the" derivative.  Such inputs are
+    # not evidence: they are discarded (counted), as hypothesis.assume does.
+    X, y = zoo.make_dataset(5, 3, 2, seed=0)
+
+    def f(p):
+        return zoo.mlp_loss(p, X, y, 0.1)
+
+    def grad(p):
+        return zoo.mlp_grad(p, X, y, 0.1)
+
+    inputs = gst.params(dims={"D": 3, "C": 2}, max_side=3, max_magnitude=2.0)
+    results = [verify(f, grad, inputs, max_examples=15, seed=seed) for seed in range(20)]
+    assert all(r.ok for r in results), next(str(r) for r in results if not r.ok)
+    assert all(r.examples >= 15 + r.discarded - 1 for r in results)
+    for name in ("sign", "double", "transposed"):
+        bad = verify(f, zoo.mutants(grad)[name], inputs, max_examples=15, seed=0)
+        assert not bad.ok and bad.report is not None and bad.report.outcome == "failed", (name, str(bad))
+
+
+def test_inputs_where_f_is_not_differentiable_are_discarded_and_counted():
+    def l1(x):
+        return np.sum(np.abs(x))
+
+    def outside_at_zero(x):  # right away from 0; at 0, outside the slopes -1 and 1
+        return np.where(x == 0, 2.0, np.sign(x))
+
+    kinked = gst.weights(shape=3, max_magnitude=1.0).map(lambda x: np.where(np.abs(x) < 0.1, 0.0, x))
+    result = verify(l1, outside_at_zero, kinked, max_examples=20, seed=0)
+    assert result.ok and result.discarded > 0, str(result)
+    assert "discarded" in str(result)
+    # int(1e4 * |x|**2) away from 0: never judged (inconclusive, discarded) or
+    # failed, so never ok.  (Near 0 it is constant 0, and a gradient that is 0
+    # there is right: such inputs would pass.)
+    away = gst.weights(shape=gst.shapes(max_dims=1, max_side=4), min_magnitude=0.5, max_magnitude=2.0)
+    quantised = verify(lambda x: int(1e4 * np.sum(x**2)), lambda x: 2e4 * x, away, max_examples=10, seed=0)
+    assert not quantised.ok, str(quantised)

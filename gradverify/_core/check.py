@@ -21,22 +21,22 @@ from typing import Any
 import numpy as np
 
 from .. import steps as rules
-from ..errors import GradientMismatch, InvalidArgument, NonFiniteValue
-from .estimators import measure_noise
+from ..errors import CheckInconclusive, GradientMismatch, InvalidArgument, NonFiniteValue
 from .evaluate import Evaluator
-
-# The full check's constants are re-exported: they were defined here, and
-# scripts import them from gradverify.check.
 from .full import CONFIRM_MAX as CONFIRM_MAX
-from .full import NEAR_ZERO as NEAR_ZERO
 from .full import REPORT_ROWS as REPORT_ROWS
-from .full import UNRESOLVED_FRACTION as UNRESOLVED_FRACTION
-from .full import _full_check
+from .full import full_check
 from .matrices import _analytic_matrix, _call_derivative, _flat_point
-from .method import _resolve_method
+from .method import resolve_method
 from .params import ParamSpec
+from .problem import Noise, Problem
 from .report import Report
 from .validate import valid_seed
+
+# Numbers of the tolerance model that were defined here once; scripts import
+# them from gradverify._core.check.
+NEAR_ZERO = rules.NEAR_ZERO
+UNRESOLVED_FRACTION = rules.UNRESOLVED_FRACTION
 
 __all__ = ["check_grad", "check_vjp", "check_jacobian", "assert_grad", "Report"]
 
@@ -68,6 +68,7 @@ def _run(
     seed: int | None,
     name: str,
     wrap_output: Callable[[Any], Any] | None = None,
+    extra_calls: int = 0,
 ) -> Report:
     """Validate the options, evaluate ``f`` at ``x``, choose the method and the mode, and check."""
     _validate_options(method, mode, safety, budget, directions)
@@ -75,57 +76,41 @@ def _run(
         method = "central"
     seed = valid_seed(seed)
     rng = np.random.default_rng(seed)
-    counter = [0]
     f_used = wrap_output(f) if wrap_output else f
-    ev = Evaluator(f_used, spec, x, vectorized=vectorized, scalar=(kind == "gradient"), name=name, counter=counter)
+    ev = Evaluator(f_used, spec, x, vectorized=vectorized, scalar=(kind == "gradient"), name=name)
     f0 = ev.base_value()
-    out_shape = ev.out_shape or ()
+    out_shape = tuple(ev.out_shape or ())
     A = analytic_of(out_shape)
-    safety_used = float(safety if safety is not None else rules.SAFETY.get(x.dtype, 4.0))
-    noise_cache: list = []
-
-    def noise() -> np.ndarray:
-        if not noise_cache:
-            noise_cache.append(measure_noise(ev, x, f0, rng))
-        return noise_cache[0]
-
-    def make_complex() -> Evaluator:
-        return Evaluator(
-            f_used,
-            spec,
-            x,
-            complex_step=True,
-            vectorized=vectorized,
-            scalar=(kind == "gradient"),
-            name=name,
-            counter=counter,
-        )
-
-    method_used, note, ev_c = _resolve_method(method, ev, x, f0, rng, noise, safety_used, make_complex)
-    notes = [note] if note else []
-    per_entry = 2 if method_used in ("central", "richardson") else 1
+    tolerance = rules.Tolerance.of(x.dtype, safety)
+    noise = Noise(ev, x, f0, rng)
+    choice = resolve_method(method, ev, x, f0, rng, noise, tolerance)
+    notes = [choice.note] if choice.note else []
+    per_entry = 2 if choice.method in ("central", "richardson") else 1
     chosen_mode = _choose_mode(mode, directions, x.size * per_entry, budget, notes)
-    common: dict[str, Any] = dict(
+    problem = Problem(
         kind=kind,
         spec=spec,
         x=x,
         f0=f0,
         A=A,
-        method=method_used,
-        ev=ev,
-        ev_c=ev_c,
-        noise=noise,
-        safety=safety_used,
-        notes=notes,
-        seed=seed,
-        counter=counter,
         out_shape=out_shape,
+        method=choice.method,
+        ev=ev,
+        ev_c=choice.ev_c,
+        evaluators=(ev,) + choice.tried,
+        noise=noise,
+        tolerance=tolerance,
+        seed=seed,
+        rng=rng,
+        h=h,
+        notes=notes,
+        extra_calls=extra_calls,
     )
     if chosen_mode == "directional":
         from .directional import directional_check
 
-        return directional_check(rng=rng, directions=directions or DEFAULT_DIRECTIONS, **common)
-    return _full_check(h=h, **common)
+        return directional_check(problem, directions or DEFAULT_DIRECTIONS)
+    return full_check(problem)
 
 
 def _validate_options(method: str, mode: str, safety: float | None, budget: int | None, directions: int | None) -> None:
@@ -142,7 +127,7 @@ def _validate_options(method: str, mode: str, safety: float | None, budget: int 
         raise InvalidArgument(f"directions={directions!r} must be a positive int")
 
 
-def _choose_mode(mode: str, directions: int | None, cost: int, budget: int | None, notes: list) -> str:
+def _choose_mode(mode: str, directions: int | None, cost: int, budget: int | None, notes: list[str]) -> str:
     """Resolve ``mode="auto"``: directional when directions are asked for or ``cost`` is over budget."""
     if mode != "auto":
         return mode
@@ -218,7 +203,10 @@ def check_grad(
     Returns
     -------
     Report
-        ``report.ok`` is the verdict; ``str(report)`` explains it.
+        ``report.outcome`` is the verdict (``"passed"``, ``"failed"`` or
+        ``"inconclusive"``), ``report.ok`` is True only when it passed,
+        ``report.resolution`` the smallest relative error it could have seen;
+        ``str(report)`` explains it.
 
     Raises
     ------
@@ -240,7 +228,7 @@ def check_grad(
     """
     spec, flat = _flat_point(x)
 
-    def analytic(out_shape: tuple, point: np.ndarray = flat) -> np.ndarray:
+    def analytic(out_shape: tuple[int, ...], point: np.ndarray = flat) -> np.ndarray:
         return _analytic_matrix(_call_derivative(grad, spec, point, (), "grad"), spec, (), "grad(x)")
 
     return _run(
@@ -328,7 +316,7 @@ def check_vjp(
 
         return contracted
 
-    def analytic(_: tuple, point: np.ndarray = flat) -> np.ndarray:
+    def analytic(_: tuple[int, ...], point: np.ndarray = flat) -> np.ndarray:
         return _analytic_matrix(_call_derivative(vjp, spec, point, (ct.copy(),), "vjp"), spec, (), "vjp(x, cotangent)")
 
     return _run(
@@ -347,6 +335,7 @@ def check_vjp(
         seed=seed,
         name="f",
         wrap_output=wrap,
+        extra_calls=probe.calls,
     )
 
 
@@ -388,9 +377,9 @@ def check_jacobian(
     True
     """
     spec, flat = _flat_point(x)
-    holder: dict = {}
+    holder: dict[str, tuple[int, ...]] = {}
 
-    def analytic(out_shape: tuple, point: np.ndarray = flat) -> np.ndarray:
+    def analytic(out_shape: tuple[int, ...], point: np.ndarray = flat) -> np.ndarray:
         holder["shape"] = out_shape
         return _analytic_matrix(_call_derivative(jac, spec, point, (), "jac"), spec, out_shape, "jac(x)")
 
@@ -413,9 +402,12 @@ def check_jacobian(
 
 
 def assert_grad(f: Callable[[Any], Any], grad: Callable[[Any], Any], x: Any, **options: Any) -> Report:
-    """Like :func:`check_grad`, but raise :class:`GradientMismatch` on failure.
+    """Like :func:`check_grad`, but raise unless the check passed.
 
-    Returns the report when the gradient is right, so tests can look further.
+    Raises :class:`GradientMismatch` when it failed and
+    :class:`CheckInconclusive` (a :class:`GradientMismatch`) when it could not
+    judge.  Returns the report when the gradient is right, so tests can look
+    further.
 
     Examples
     --------
@@ -424,6 +416,8 @@ def assert_grad(f: Callable[[Any], Any], grad: Callable[[Any], Any], x: Any, **o
     """
     __tracebackhide__ = True
     report = check_grad(f, grad, x, **options)
+    if report.outcome == "inconclusive":
+        raise CheckInconclusive(report)
     if not report.ok:
         raise GradientMismatch(report)
     return report

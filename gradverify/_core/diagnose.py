@@ -17,7 +17,7 @@ import numpy as np
 
 from .params import ParamSpec
 
-__all__ = ["diagnose"]
+__all__ = ["diagnose", "leaf_label"]
 
 #: A model explains a leaf when every entry is within this many tolerances of
 #: its prediction (fitting a coefficient adds a little error of its own).
@@ -60,15 +60,15 @@ def _factor_hint(name: str) -> str:
     return "a constant factor"
 
 
-def _lstsq(columns: list, target: np.ndarray) -> np.ndarray | None:
+def _lstsq(columns: list[np.ndarray], target: np.ndarray) -> np.ndarray | None:
     M = np.stack([c.ravel() for c in columns], axis=1)
     if not np.all(np.isfinite(M)) or np.linalg.matrix_rank(M) < len(columns):
         return None
-    return np.linalg.lstsq(M, target.ravel(), rcond=None)[0]
+    return np.asarray(np.linalg.lstsq(M, target.ravel(), rcond=None)[0])
 
 
 def _explain_leaf(
-    A: np.ndarray, N: np.ndarray, tol: np.ndarray, x: np.ndarray, shape: tuple, xname: str = "x"
+    A: np.ndarray, N: np.ndarray, tol: np.ndarray, x: np.ndarray, shape: tuple[int, ...], xname: str = "x"
 ) -> tuple[str, str] | None:
     """(tag, words) for the first model that explains this leaf, or None."""
     if np.all(A == 0) and np.any(np.abs(N) > tol):
@@ -83,9 +83,9 @@ def _explain_leaf(
     coef = _lstsq([X], N - A)
     if coef is not None and _fits(A, N - coef[0] * X, tol):
         d = float(coef[0])
-        kind = "is missing" if d > 0 else "has an extra"
+        kind = "is missing a term" if d > 0 else "has an extra term"
         return "missing_term", (
-            f"{kind} a term {abs(d):.4g} * {xname} (a regularisation gradient such as reg * W left out or counted twice?)"
+            f"{kind} {abs(d):.4g} * {xname} (a regularisation gradient such as reg * W left out or counted twice?)"
         )
     if A.size >= MIN_FIT_SIZE:
         coef = _lstsq([N, X], A)
@@ -95,7 +95,7 @@ def _explain_leaf(
             # part (regularisation) left at r with r(c - 1) = -d... only c is named.
             name = name_factor(c)
             return "scale", (
-                f"is {name} x the numerical one apart from a term proportional to x: the data term has "
+                f"is {name} x the numerical one apart from a term proportional to {xname}: the data term has "
                 f"{_factor_hint(name)} (the regularisation term looks right)"
             )
     if len(shape) == 2 and shape[0] > 1 and shape[1] > 1:
@@ -116,6 +116,21 @@ def _explain_leaf(
                     if _fits(A, rolled, tol):
                         return "shift", f"is the numerical one shifted by {shift} along axis {axis} (an off-by-one?)"
     return None
+
+
+def leaf_label(spec: ParamSpec, leaf: int) -> str:
+    """The name the report gives a parameter (leaf): ``x``, ``W1``, ``x[0]``, ... as in its entries' names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gradverify._core.params import ParamSpec
+    >>> spec = ParamSpec.of((np.zeros(2), np.zeros((2, 2))))
+    >>> leaf_label(spec, 1), leaf_label(ParamSpec.of({"W1": np.zeros(3)}), 0)
+    ('x[1]', 'W1')
+    """
+    name = spec.describe(int(spec.offsets[leaf]))
+    return name.rsplit("[", 1)[0] if spec.shapes[leaf] else name
 
 
 def diagnose(
@@ -162,13 +177,13 @@ def diagnose(
             "mismatch",
             "the numerical derivative is zero here but the analytic one is not (a term that should cancel, or f does not use these parameters?)",
         )
-    explained: list = []
+    explained: list[tuple[str, str]] = []
     unexplained = False
     for leaf, shape in enumerate(spec.shapes):
         sl = slice(int(spec.offsets[leaf]), int(spec.offsets[leaf + 1]))
         if not failing[sl].any():
             continue
-        leaf_name = "x" if spec.kind == "array" else spec.describe(int(spec.offsets[leaf])).split("[")[0]
+        leaf_name = leaf_label(spec, leaf)
         found = _explain_leaf(A[sl], N[sl], tol[sl], xs[sl], shape, leaf_name)
         if found is None:
             unexplained = True

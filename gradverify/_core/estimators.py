@@ -33,6 +33,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from math import factorial
+from typing import NamedTuple
 
 import numpy as np
 
@@ -41,6 +42,7 @@ from ..errors import NonFiniteValue
 from .evaluate import Evaluator
 
 __all__ = [
+    "Directional",
     "Estimate",
     "complex_truncation",
     "directional",
@@ -50,12 +52,6 @@ __all__ = [
     "measure_noise",
     "refine",
 ]
-
-#: Complex-step error per entry, in units of EPS * (|estimate| + largest
-#: |estimate|).  The imaginary part is computed without cancellation of the
-#: step, so it is as accurate as any other value f computes: a few ulps of the
-#: terms it is summed from, and those are at the scale of the largest entry.
-COMPLEX_RELATIVE = 8.0
 
 #: Points of each noise walk, f(x) included (ECnoise uses 7 to 9 on one walk).
 NOISE_POINTS = 6
@@ -108,7 +104,7 @@ def exact_steps(x: np.ndarray, h: np.ndarray, sign: float = 1.0) -> np.ndarray:
     of ``x + h`` from the estimate.
     """
     moved = (x + (sign * h).astype(x.dtype)).astype(x.dtype)
-    return moved.astype(np.float64) - x.astype(np.float64)
+    return np.asarray(moved.astype(np.float64) - x.astype(np.float64))
 
 
 def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -145,7 +141,7 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
     # inputs mean float32 arithmetic even when the result is returned as float64
     # (numpy 1 promotes float32 scalars mixed with Python floats).
     floor = max(rules.eps(ev.out_dtype or np.float64), rules.eps(x.dtype)) * np.abs(f0)
-    return np.maximum(np.max(sigmas, axis=0), floor)
+    return np.asarray(np.maximum(np.max(sigmas, axis=0), floor))
 
 
 def _noise_walk(ev: Evaluator, x: np.ndarray, f0: np.ndarray, delta: np.ndarray, signs: np.ndarray) -> np.ndarray:
@@ -173,7 +169,7 @@ def _noise_walk(ev: Evaluator, x: np.ndarray, f0: np.ndarray, delta: np.ndarray,
 def _complex_estimate(ev: Evaluator, x: np.ndarray, idx: np.ndarray, h: np.ndarray) -> Estimate:
     values = ev.shifted(idx, h).imag / h[:, None]
     scale = np.max(np.abs(values), axis=0, keepdims=True) if len(idx) else 0.0
-    bound = COMPLEX_RELATIVE * rules.eps(x.dtype) * (np.abs(values) + scale)
+    bound = rules.COMPLEX_RELATIVE * rules.eps(x.dtype) * (np.abs(values) + scale)
     return Estimate(values, bound, h, True, np.zeros(len(idx), bool))
 
 
@@ -186,7 +182,7 @@ def complex_truncation(ev: Evaluator, x: np.ndarray, idx: np.ndarray, h: np.ndar
     Used only for entries that fail on the rounding bound alone.
     """
     doubled = _complex_estimate(ev, x, idx, 2 * h).value
-    return rules.TRUNCATION_FACTOR * np.abs(doubled - value) / 3
+    return np.asarray(rules.TRUNCATION_FACTOR * np.abs(doubled - value) / 3)
 
 
 def first_pass(ev: Evaluator, x: np.ndarray, f0: np.ndarray, method: str, h: np.ndarray, noise: np.ndarray) -> Estimate:
@@ -199,6 +195,13 @@ def first_pass(ev: Evaluator, x: np.ndarray, f0: np.ndarray, method: str, h: np.
     idx = np.arange(x.size)
     if method == "complex":
         return _complex_estimate(ev, x, idx, h)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a step x + h == x gives NaN, judged inconclusive
+        return _first_difference(ev, x, f0, method, h, noise, idx)
+
+
+def _first_difference(
+    ev: Evaluator, x: np.ndarray, f0: np.ndarray, method: str, h: np.ndarray, noise: np.ndarray, idx: np.ndarray
+) -> Estimate:
     hp = exact_steps(x, h)
     fp = ev.shifted(idx, hp)
     right = (fp - f0) / hp[:, None]
@@ -213,13 +216,9 @@ def first_pass(ev: Evaluator, x: np.ndarray, f0: np.ndarray, method: str, h: np.
     return Estimate(value, bound, step, False, np.zeros(x.size, bool), right, left)
 
 
-#: How many times a ladder may be extended downwards (each time by
-#: LADDER_RATIO ** LADDER_LENGTH) when its smallest rung is still the best and
-#: truncation still dominates there.
-MAX_EXTENSIONS = 3
-
-
-def _select(D: np.ndarray, H: np.ndarray, method: str, noise: np.ndarray, ratio: float, explicit: bool) -> tuple:
+def _select(
+    D: np.ndarray, H: np.ndarray, method: str, noise: np.ndarray, ratio: float, explicit: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pick the best rung of a ladder of difference quotients.
 
     ``D`` has shape (L, k, m) for steps ``H`` of shape (L, k, 1), decreasing
@@ -279,7 +278,7 @@ def _select(D: np.ndarray, H: np.ndarray, method: str, noise: np.ndarray, ratio:
     best = np.argmin(err, axis=0)  # (k, m)
 
     def take(a: np.ndarray, where: np.ndarray) -> np.ndarray:
-        return np.take_along_axis(np.broadcast_to(a, err.shape), where[None], axis=0)[0]
+        return np.asarray(np.take_along_axis(np.broadcast_to(a, err.shape), where[None], axis=0)[0])
 
     # Go on down while the two smallest rungs differ by more than the rounding
     # at the smallest: the asymptotic formula that scales their difference down
@@ -289,9 +288,21 @@ def _select(D: np.ndarray, H: np.ndarray, method: str, noise: np.ndarray, ratio:
     return take(C, best), take(err, best), take(steps_of, best)[:, 0], extend
 
 
+def _goes_on(extend: np.ndarray, next_step: np.ndarray | float, x_abs: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The one rule that extends a ladder downwards, for coordinate and directional ladders alike.
+
+    An entry goes on while its smallest rung still shows truncation above
+    rounding (``extend``, from :func:`_select`) and the next rungs' step is
+    still at least :data:`~gradverify.steps.REPRESENTABLE_ULPS` ulps of x: a
+    step that x + h cannot represent measures nothing.
+    """
+    floor = rules.REPRESENTABLE_ULPS * rules.eps(dtype) * x_abs
+    return np.asarray(extend & (np.asarray(next_step) >= floor))
+
+
 def _central_rung(
     ev: Evaluator, x: np.ndarray, f0: np.ndarray, idx: np.ndarray, rung: np.ndarray, method: str
-) -> tuple:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One rung of the ladder for the entries idx: (D, right slope, left slope, step)."""
     xs = x[idx]
     hp = exact_steps(xs, rung)
@@ -305,7 +316,9 @@ def _central_rung(
     return value, right, left, 0.5 * (hp - hm)
 
 
-def _three_point(f0: np.ndarray, fp: np.ndarray, fm: np.ndarray, hp: np.ndarray, hm: np.ndarray) -> tuple:
+def _three_point(
+    f0: np.ndarray, fp: np.ndarray, fm: np.ndarray, hp: np.ndarray, hm: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The central difference on the steps actually taken: (value, right slope, left slope).
 
     ``x + h`` and ``x - h`` are rounded differently, so the steps ``hp > 0``
@@ -338,7 +351,7 @@ def refine(
     ``h`` holds the rule's (or the user's) step per entry of ``idx``.  With
     ``explicit=True`` the user's step is kept: the value is taken at ``h`` and
     only the truncation estimate uses a second step.  Otherwise the ladder
-    goes on down (up to :data:`MAX_EXTENSIONS` more blocks of rungs) for the
+    goes on down (up to :data:`gradverify.steps.MAX_EXTENSIONS` more blocks of rungs) for the
     entries whose smallest rung still shows truncation above rounding: a
     function whose curvature lives at a smaller scale than the rule assumes
     (x scaled down, a saturated softmax) is followed down to the steps it needs.
@@ -346,6 +359,20 @@ def refine(
     idx = np.asarray(idx, dtype=np.int64)
     if method == "complex":
         return _complex_estimate(ev, x, idx, h)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a step x + h == x gives NaN, judged inconclusive
+        return _ladder(ev, x, f0, idx, method, h, noise, explicit)
+
+
+def _ladder(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: np.ndarray,
+    idx: np.ndarray,
+    method: str,
+    h: np.ndarray,
+    noise: np.ndarray,
+    explicit: bool,
+) -> Estimate:
     k, m = len(idx), len(f0)
     if explicit:
         factors = np.array([1.0, 0.5, 0.25]) if method == "richardson" else np.array([2.0, 1.0])
@@ -356,7 +383,7 @@ def refine(
     D_rows, R_rows, L_rows, H_rows = [], [], [], []
     active = np.arange(k)
     base = h.astype(np.float64)
-    for _block in range(MAX_EXTENSIONS + 1 if not explicit else 1):
+    for _block in range(rules.MAX_EXTENSIONS + 1 if not explicit else 1):
         for factor in factors:
             d = np.full((k, m), np.nan)
             right, left, step = d.copy(), d.copy(), np.full(k, np.nan)
@@ -383,40 +410,53 @@ def refine(
         base = base * rules.LADDER_RATIO ** -len(factors)
         # Stop where the next rungs would fall below a few ulps of x: a step
         # that x + h cannot represent measures nothing.
-        representable = factors.max() * base >= 64 * rules.eps(x.dtype) * np.abs(x[idx].astype(np.float64))
-        active = np.intersect1d(active, np.flatnonzero(extend & representable & (factors.min() * base > 0)))
+        goes_on = _goes_on(extend, factors.max() * base, np.abs(x[idx].astype(np.float64)), x.dtype)
+        active = np.intersect1d(active, np.flatnonzero(goes_on & (factors.min() * base > 0)))
         if not len(active):
             break
     kink = np.zeros(k, bool)
     right = left = slope_bound = None
     if method != "forward" and len(D_rows) >= 2:
-        R, Lft = np.array(R_rows), np.array(L_rows)  # (rungs, k, m)
-        Hs = np.array(H_rows)[:, :, None]
-        jump = np.abs(R - Lft)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * noise / Hs
-            # A pair of rungs speaks when the smaller one's slopes stand clear of
-            # their rounding; the deepest such pair decides.  Smooth: the gap
-            # between one-sided slopes is h f'' and shrinks with h.  A kink: it
-            # stays.
-            informative = np.all(jump > 4 * slope_round + bound[None], axis=2)  # (rungs, k)
-        informative[0] = False
-        deepest = np.where(informative.any(axis=0), len(R_rows) - 1 - np.argmax(informative[::-1], axis=0), 0)
-        has = deepest > 0
-        j = np.maximum(deepest, 1)
-        pick = lambda a, at: np.take_along_axis(a, at[None, :, None], axis=0)[0]  # noqa: E731
-        with np.errstate(invalid="ignore"):
-            # Smooth: the jump shrinks by the ladder ratio (to 1/ratio of the rung
-            # above); a kink keeps it whole.  The threshold sits between the two.
-            stays = np.all(pick(jump, j) > 0.5 * (1 + 1 / ratio) * pick(jump, j - 1), axis=1)
-        kink = has & stays
-        right, left = pick(R, j), pick(Lft, j)
-        slope_bound = pick(np.broadcast_to(slope_round, R.shape), j)
+        kink, right, left, slope_bound = _kink_test(
+            np.array(R_rows), np.array(L_rows), np.array(H_rows)[:, :, None], noise, bound, ratio
+        )
     # Entries whose smallest rung still shows truncation above rounding when
     # the ladder stopped (out of blocks, or of representable steps) never
     # converged: a singularity, or a derivative no float step can resolve.
     converged = ~extend if not explicit else np.ones(k, bool)
     return Estimate(value, bound, used, True, kink, right, left, slope_bound, converged)
+
+
+def _kink_test(
+    R: np.ndarray, Lft: np.ndarray, Hs: np.ndarray, noise: np.ndarray, bound: np.ndarray, ratio: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Kinks from the one-sided slopes ``R`` and ``Lft`` (rungs, k, m) of a ladder of steps ``Hs`` (rungs, k, 1).
+
+    Returns ``(kink, right, left, slope_bound)`` per entry, the slopes and
+    their rounding bound taken at the deepest rung that speaks.
+    """
+    jump = np.abs(R - Lft)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * noise / Hs
+        # A pair of rungs speaks when the smaller one's slopes stand clear of
+        # their rounding; the deepest such pair decides.  Smooth: the gap
+        # between one-sided slopes is h f'' and shrinks with h.  A kink: it
+        # stays.
+        informative = np.all(jump > 4 * slope_round + bound[None], axis=2)  # (rungs, k)
+    informative[0] = False
+    rungs = len(R)
+    deepest = np.where(informative.any(axis=0), rungs - 1 - np.argmax(informative[::-1], axis=0), 0)
+    has = deepest > 0
+    j = np.maximum(deepest, 1)
+
+    def pick(a: np.ndarray, at: np.ndarray) -> np.ndarray:
+        return np.asarray(np.take_along_axis(a, at[None, :, None], axis=0)[0])
+
+    with np.errstate(invalid="ignore"):
+        # Smooth: the jump shrinks by the ladder ratio (to 1/ratio of the rung
+        # above); a kink keeps it whole.  The threshold sits between the two.
+        stays = np.all(pick(jump, j) > 0.5 * (1 + 1 / ratio) * pick(jump, j - 1), axis=1)
+    return has & stays, pick(R, j), pick(Lft, j), pick(np.broadcast_to(slope_round, R.shape), j)
 
 
 def estimate(
@@ -428,6 +468,23 @@ def estimate(
     return refine(ev, x, f0, np.arange(x.size), method, steps, noise, explicit=explicit)
 
 
+class Directional(NamedTuple):
+    """The derivative along one direction (or its residual), shape (m,), with its evidence.
+
+    ``right`` and ``left`` are the one-sided residuals (None for forward
+    differences and complex-step), ``kink`` whether they stay apart as the
+    step shrinks.
+    """
+
+    value: np.ndarray
+    bound: np.ndarray
+    calls: int
+    right: np.ndarray | None = None
+    left: np.ndarray | None = None
+    slope_bound: np.ndarray | None = None
+    kink: bool = False
+
+
 def directional(
     ev: Evaluator,
     x: np.ndarray,
@@ -436,17 +493,19 @@ def directional(
     method: str,
     noise: np.ndarray,
     project: Callable[[np.ndarray], np.ndarray] | None = None,
-) -> tuple[np.ndarray, np.ndarray, int]:
+) -> Directional:
     """The derivative of ``f`` along ``v`` (or its residual against ``project``).
 
-    Returns ``(value, bound, calls)``.  The perturbation of entry ``i`` is
-    ``t * v_i * max(1, |x_i|)`` at ladder steps ``t``, so every entry moves
-    by a relative amount as in the coordinate estimators.  Because
-    ``fl(x + t v)`` is not exactly ``x + t v``, each rung differs slightly
-    in direction; with ``project`` (the analytic derivative applied to a
-    direction) the ladder runs on the residual ``D_t - project(u_t)``, with
-    ``u_t`` the direction each rung really took, which cancels that effect.
-    The derivative then estimated is of ``f`` along ``u = v * max(1, |x|)``.
+    The perturbation of entry ``i`` is ``t * v_i * max(1, |x_i|)`` at ladder
+    steps ``t``, so every entry moves by a relative amount as in the
+    coordinate estimators.  Because ``fl(x + t v)`` is not exactly
+    ``x + t v``, each rung differs slightly in direction; with ``project``
+    (the analytic derivative applied to a direction) the ladder runs on the
+    residual ``D_t - project(u_t)``, with ``u_t`` the direction each rung
+    really took, which cancels that effect.  The derivative then estimated
+    is of ``f`` along ``u = v * max(1, |x|)``.  Central and Richardson
+    ladders also carry the one-sided slopes, and the kink test of the
+    coordinate ladders runs on them.
     """
     scale = np.maximum(1.0, np.abs(x.astype(np.float64)))
     u = v * scale
@@ -456,32 +515,47 @@ def directional(
         value = ev_complex_direction(ev, x, u, t)
         residual = value - project(u) if project is not None else value
         ref = np.abs(value) + (np.abs(project(np.abs(u))) if project is not None else 0)
-        bound = COMPLEX_RELATIVE * rules.eps(x.dtype) * ref
-        return residual, bound, ev.calls - calls0
+        bound = rules.COMPLEX_RELATIVE * rules.eps(x.dtype) * ref
+        return Directional(residual, bound, ev.calls - calls0)
     t = rules.base_step(method, x.dtype) * rules.LADDER_RATIO
-    D: list = []
-    T: list = []
-    for _ in range(MAX_EXTENSIONS + 1):
+    x64 = x.astype(np.float64)
+    D: list[np.ndarray] = []
+    T: list[float] = []
+    R: list[np.ndarray] = []
+    Lft: list[np.ndarray] = []
+
+    def residual_of(d: np.ndarray, along: np.ndarray) -> np.ndarray:
+        return d - project(along) if project is not None else d
+
+    for _ in range(rules.MAX_EXTENSIONS + 1):
         for _ in range(rules.LADDER_LENGTH):
-            plus = (x.astype(np.float64) + t * u).astype(x.dtype)
-            up = plus.astype(np.float64) - x.astype(np.float64)
+            plus = (x64 + t * u).astype(x.dtype)
+            up = plus.astype(np.float64) - x64
             fp = ev.at(plus, what=f"x + {t:.3g}*v")
             if method == "forward":
                 d, eff = (fp - f0) / t, up / t
             else:
-                minus = (x.astype(np.float64) - t * u).astype(x.dtype)
-                um = x.astype(np.float64) - minus.astype(np.float64)
+                minus = (x64 - t * u).astype(x.dtype)
+                um = x64 - minus.astype(np.float64)
                 fm = ev.at(minus, what=f"x - {t:.3g}*v")
                 d, eff = (fp - fm) / (2 * t), (up + um) / (2 * t)
-            D.append(d - project(eff) if project is not None else d)
+                R.append(residual_of((fp - f0) / t, up / t))
+                Lft.append(residual_of((f0 - fm) / t, um / t))
+            D.append(residual_of(d, eff))
             T.append(t)
             t /= rules.LADDER_RATIO
         value, bound, _, extend = _select(
             np.array(D)[:, None, :], np.array(T)[:, None, None], method, noise, rules.LADDER_RATIO, False
         )
-        if not extend[0] or t < 64 * rules.eps(x.dtype):
+        # t is relative to max(1, |x|): the ladder's rule with x at unit scale
+        if not _goes_on(extend, t, np.ones(1), x.dtype)[0]:
             break
-    return value[0], bound[0], ev.calls - calls0
+    if method == "forward":
+        return Directional(value[0], bound[0], ev.calls - calls0)
+    kink, right, left, slope_bound = _kink_test(
+        np.array(R)[:, None, :], np.array(Lft)[:, None, :], np.array(T)[:, None, None], noise, bound, rules.LADDER_RATIO
+    )
+    return Directional(value[0], bound[0], ev.calls - calls0, right[0], left[0], slope_bound[0], bool(kink[0]))
 
 
 def ev_complex_direction(ev: Evaluator, x: np.ndarray, u: np.ndarray, t: float) -> np.ndarray:

@@ -21,11 +21,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, Verbosity, given
+from hypothesis import HealthCheck, Phase, Verbosity, assume, given
 from hypothesis import seed as hypothesis_seed
 from hypothesis import settings as Settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+from hypothesis.errors import Unsatisfiable
 from hypothesis.strategies import SearchStrategy
 
 from ..errors import (
@@ -47,7 +48,13 @@ FAILURES = (GradientMismatch, ShapeMismatch, NonFiniteValue, InputMutated, NonDe
 
 #: Numerical checks are slow and their speed varies with the drawn size, so the
 #: health checks about speed and size say nothing useful here.
-_SUPPRESSED = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
+_SUPPRESSED = [
+    HealthCheck.too_slow,
+    HealthCheck.data_too_large,
+    HealthCheck.large_base_example,
+    # inputs where f is not differentiable are discarded (see verify)
+    HealthCheck.filter_too_much,
+]
 
 #: gradverify's Hypothesis profiles.  Hypothesis' own ``default`` and ``ci``
 #: are never touched; select one of these with ``settings.load_profile`` or
@@ -107,6 +114,10 @@ class VerifyResult:
         The ``seed`` the core was called with at ``counterexample`` (it picks
         random directions in directional mode), so
         ``check_grad(f, grad, counterexample, seed=check_seed, ...)`` replays it.
+    discarded : int
+        Drawn inputs that were not evidence, as with ``hypothesis.assume``:
+        f is not differentiable there (a kink the analytic value does not
+        sit inside, every ReLU unit at 0) or the check was inconclusive.
     """
 
     ok: bool
@@ -115,13 +126,15 @@ class VerifyResult:
     report: Any = None
     error: BaseException | None = None
     check_seed: int | None = None
+    discarded: int = 0
 
     def __bool__(self) -> bool:
         return self.ok
 
     def __str__(self) -> str:
         if self.ok:
-            return f"verify: ok, {self.examples} drawn inputs checked"
+            kept = f" ({self.discarded} discarded: not differentiable there, or inconclusive)" if self.discarded else ""
+            return f"verify: ok, {self.examples} drawn inputs checked{kept}"
         lines = [f"verify: FAILED after {self.examples} checks; shrunk counterexample:", f"  {self.counterexample!r}"]
         if self.report is not None:
             lines.append(str(self.report))
@@ -239,7 +252,7 @@ def verify(
 
     draw_check_seed = "seed" not in check_kw
     seeds = st.integers(0, 2**32 - 1) if draw_check_seed else st.just(check_kw["seed"])
-    state: dict[str, Any] = {"examples": 0, "last": None}
+    state: dict[str, Any] = {"examples": 0, "last": None, "discarded": 0}
 
     def run_one(x: Any, check_seed: int) -> None:
         state["examples"] += 1
@@ -248,6 +261,9 @@ def verify(
         state["last"] = (_copy(x), check_seed)
         kw = dict(check_kw, seed=check_seed)
         report = check_grad(f, grad, x, method=method, **kw)
+        if not _evidence(report):
+            state["discarded"] += 1
+            assume(False)
         if not report.ok:
             raise GradientMismatch(report)
 
@@ -278,12 +294,26 @@ def verify(
     except unittest.SkipTest:
         # Hypothesis ran no example (a replay-only run with nothing stored):
         # nothing was checked, so nothing failed.  Not a skip of the caller's test.
-        return VerifyResult(True, state["examples"])
+        return VerifyResult(True, state["examples"], discarded=state["discarded"])
+    except Unsatisfiable as exc:
+        # Every drawn input was discarded: nothing was judged, so nothing passed.
+        x, check_seed = state["last"]
+        return VerifyResult(False, state["examples"], x, None, exc, check_seed, state["discarded"])
     except FAILURES as exc:
         x, check_seed = state["last"]
         report = exc.report if isinstance(exc, GradientMismatch) else None
-        return VerifyResult(False, state["examples"], x, report, exc, check_seed)
-    return VerifyResult(True, state["examples"])
+        return VerifyResult(False, state["examples"], x, report, exc, check_seed, state["discarded"])
+    return VerifyResult(True, state["examples"], discarded=state["discarded"])
+
+
+def _evidence(report: Any) -> bool:
+    """Whether a check at a drawn input says anything about the derivative.
+
+    Not where f is not differentiable (every failing entry is a kink the
+    analytic value is not between: any convention for the derivative there is
+    a choice, not a bug), nor where the check could not judge.
+    """
+    return report.outcome != "inconclusive" and not (report.outcome == "failed" and report.pattern == "kink")
 
 
 def _copy(x: Any) -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 from .._core.params import ParamSpec
 from .._core.validate import real_scalar, valid_count, valid_positive
 from ..errors import InvalidArgument
-from ..steps import FLOOR_FACTOR, SAFETY, base_step, eps
+from ..steps import Tolerance, base_step, eps
 from ._helpers import EXPLAINED, LINE_NOISE, _bind, _explain_scale, _optional_data, _protected
 from ._reports import DescentDirectionReport
 
@@ -155,8 +155,8 @@ def _compare_slopes(
     e = eps(dtype)
     noise = LINE_NOISE * e * float(np.max(np.abs(f_at)))
     bound = abs(d1 - d2) + 2 * noise / s
-    tolerance = SAFETY[np.dtype(dtype)] * bound + FLOOR_FACTOR * e * gn
-    ok = abs(slope - predicted) <= tolerance
+    verdict = Tolerance.of(dtype).verdict(slope, predicted, bound, gn)
+    tolerance, ok = float(verdict.allowed), bool(verdict.within)
     kink = False
     if not ok:
         one_sided = [
@@ -165,8 +165,8 @@ def _compare_slopes(
             (f_at[4] - f_at[2]) / (2 * s),
             (f_at[2] - f_at[0]) / (2 * s),
         ]
-        slack = SAFETY[np.dtype(dtype)] * 2 * noise / s
-        ok = kink = min(one_sided) - slack <= predicted <= max(one_sided) + slack
+        nearest = min(max(predicted, min(one_sided)), max(one_sided))
+        ok = kink = bool(Tolerance.of(dtype).verdict(predicted, nearest, 2 * noise / s, 0.0).within)
     return slope, predicted, tolerance, bool(ok), bool(kink)
 
 

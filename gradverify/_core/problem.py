@@ -1,0 +1,156 @@
+"""One check's problem, built once: the point, f(x), the analytic derivative, the evaluators.
+
+:func:`gradverify._core.check._run` builds a :class:`Problem` after it has
+chosen the method, and hands it to the full or the directional check.  The
+record also knows the scales the verdict is held to, per parameter (leaf):
+the floor's scale and the scale a resolution is relative to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..steps import Tolerance
+from .estimators import measure_noise
+from .evaluate import Evaluator
+from .params import ParamSpec
+
+__all__ = ["Noise", "Problem"]
+
+
+class Noise:
+    """f's rounding noise at x (per output), measured on first use and kept."""
+
+    def __init__(self, ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.Generator) -> None:
+        self._args = (ev, x, f0, rng)
+        self._value: np.ndarray | None = None
+
+    def __call__(self) -> np.ndarray:
+        if self._value is None:
+            self._value = measure_noise(*self._args)
+        return self._value
+
+    @property
+    def measured(self) -> np.ndarray | None:
+        """The noise if it was measured, else None (complex-step never needs it)."""
+        return self._value
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Everything one check knows before it estimates anything.
+
+    Attributes
+    ----------
+    kind : str
+        ``"gradient"``, ``"vjp"`` or ``"jacobian"``.
+    spec : ParamSpec
+        The structure of the parameters.
+    x : ndarray, shape (n,)
+        The flat point, in the working dtype.
+    f0 : ndarray, shape (m,)
+        ``f(x)``, flat.
+    A : ndarray, shape (n, m)
+        The analytic derivative.
+    out_shape : tuple
+        The shape of ``f(x)``.
+    method : str
+        The estimator (``"auto"`` resolved).
+    ev : Evaluator
+        Real evaluations of ``f``.
+    ev_c : Evaluator or None
+        Complex evaluations, when complex-step is used.
+    evaluators : tuple of Evaluator
+        Every evaluator the check made (a vetted and refused complex one
+        included): ``calls`` is their sum.
+    noise : Noise
+        f's rounding noise at x, measured once.
+    tolerance : Tolerance
+        The rule and its numbers.
+    seed : int
+        Replays the check.
+    rng : numpy.random.Generator
+        The check's randomness (directions, noise walks).
+    h : object
+        The user's step, or None.
+    notes : list of str
+        What was decided on the way.
+    extra_calls : int
+        Calls of f made before the evaluators (check_vjp's shape probe).
+    """
+
+    kind: str
+    spec: ParamSpec
+    x: np.ndarray
+    f0: np.ndarray
+    A: np.ndarray
+    out_shape: tuple[int, ...]
+    method: str
+    ev: Evaluator
+    ev_c: Evaluator | None
+    evaluators: tuple[Evaluator, ...]
+    noise: Noise
+    tolerance: Tolerance
+    seed: int
+    rng: np.random.Generator
+    h: Any = None
+    notes: list[str] = field(default_factory=list)
+    extra_calls: int = 0
+
+    @property
+    def calls(self) -> int:
+        """Calls of f so far, counted by the evaluators."""
+        return self.extra_calls + sum(ev.calls for ev in self.evaluators)
+
+    @property
+    def natural(self) -> np.ndarray:
+        """``|f| / max(1, rms |x|)`` per output, shape (1, m).
+
+        A derivative is a sum of terms of about that size; where they cancel to
+        a small result, any evaluation of it (the analytic one, or
+        complex-step) is accurate only to EPS times the terms.
+        """
+        x_rms = float(np.sqrt(np.mean(self.x.astype(np.float64) ** 2))) if self.x.size else 0.0
+        return np.abs(self.f0.astype(np.float64))[None, :] / max(1.0, x_rms)
+
+    def leaf_max(self, M: np.ndarray) -> np.ndarray:
+        """Each entry of ``M`` (n, m) replaced by the largest finite |value| of its leaf, per column."""
+        out = np.zeros(M.shape)
+        absM = np.where(np.isfinite(M), np.abs(M), 0.0)
+        offsets = self.spec.offsets
+        for leaf in range(len(self.spec.shapes)):
+            lo, hi = int(offsets[leaf]), int(offsets[leaf + 1])
+            if hi > lo:
+                out[lo:hi] = np.max(absM[lo:hi], axis=0, keepdims=True)
+        return out
+
+    def floor_scale(self, N: np.ndarray) -> np.ndarray:
+        """The floor's scale per entry: its leaf's largest |N|, or |f| / max(1, |x|) when larger."""
+        return np.asarray(np.maximum(self.leaf_max(N), self.natural))
+
+    def resolution_scale(self, N: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+        """What a resolution is relative to, per entry: the size of its leaf's derivative.
+
+        The larger of |A| and |N| over the leaf (a check that passes has
+        ``|A| <= |N| + allowed``, so neither can make a passing check look
+        sharper than it is).  A leaf that the analytic derivative or the
+        estimate calls exactly zero, and that is zero within its tolerance
+        ``allowed`` on the other side too, is measured against the whole derivative's scale (or
+        |f| / max(1, |x|)), and where all of that is zero within tolerance,
+        against 1 (the unit of the step rule's ``max(1, |x|)``).  A leaf
+        whose derivative is small but claimed nonzero is held to its own
+        scale: a sign flip of a leaf 1e-16 the size of another is not hidden
+        by the other's floor.
+        """
+        size = np.maximum(np.abs(self.A), np.where(np.isfinite(N), np.abs(N), 0.0))
+        leaf = self.leaf_max(size)
+        exact_zero = (self.leaf_max(self.A) == 0) | (self.leaf_max(N) == 0)
+        within = leaf <= self.leaf_max(allowed) if allowed is not None else np.zeros(leaf.shape, bool)
+        zero = (leaf == 0) | (exact_zero & within)
+        overall = np.max(np.concatenate([leaf, self.natural]), axis=0, keepdims=True) if leaf.size else self.natural
+        widest = float(np.max(allowed)) if allowed is not None and allowed.size else 0.0
+        fallback = np.where(overall > widest, overall, np.maximum(overall, 1.0))
+        return np.where(zero, np.broadcast_to(fallback, leaf.shape), leaf)
