@@ -466,7 +466,12 @@ def _affine_point(seed: int, n: int, d: int, m: int, scale: float) -> tuple:
 def test_no_false_alarm_on_a_right_layer(seed, n, d, m, scale, dtype):
     x, w, b = (a.astype(dtype) for a in _affine_point(seed, n, d, m, scale))
     report = gv.check_layer(affine_forward, affine_backward, x, w, b, seed=seed % 1000)
-    assert report.ok, str(report)
+    # Never a false alarm; a check too coarse to see a 1e-2 bug is inconclusive (its resolution says so),
+    # as float32 is where one argument's gradient is far below the others' (scale 1e-3 or 1e3).
+    assert report.outcome != "failed", str(report)
+    assert report.ok or report.resolution > gv.steps.RESOLUTION_LIMIT, str(report)
+    if dtype is np.float64 and scale == 1.0:
+        assert report.ok, str(report)
 
 
 @PROPERTY

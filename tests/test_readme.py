@@ -125,3 +125,30 @@ def test_the_install_command_installs_this_checkout_with_the_test_extra():
 @pytest.mark.parametrize("block", [b for b, _ in examples()], ids=lambda b: f"line{line_of(b.start)}")
 def test_every_example_is_valid_python(block):
     compile(block.code, "README.md", "exec")
+
+
+def regenerate(text: str = README) -> str:
+    """The README with every shown output replaced by what its block prints now (for maintainers)."""
+    namespace: dict = {}
+    pieces, last = [], 0
+    all_blocks = fenced(text)
+    for block, shown in examples(text):
+        module = required_module(block.code)
+        if module is not None and importlib.util.find_spec(module) is None:
+            continue
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(block.code, "README.md", "exec"), namespace)  # noqa: S102
+        if shown is None:
+            continue
+        after = next(b for b in all_blocks if b.start > block.end)
+        pieces.append(text[last : after.start])
+        pieces.append("```text\n" + "\n".join(normalised(printed.getvalue())) + "\n```")
+        last = after.end
+    return "".join(pieces) + text[last:]
+
+
+if __name__ == "__main__":
+    # `python tests/test_readme.py` rewrites the README's shown outputs from what the blocks print;
+    # read the diff before committing it: a changed report is a changed behaviour.
+    (ROOT / "README.md").write_text(regenerate())

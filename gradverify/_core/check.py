@@ -23,8 +23,6 @@ import numpy as np
 from .. import steps as rules
 from ..errors import CheckInconclusive, GradientMismatch, InvalidArgument, NonFiniteValue
 from .evaluate import Evaluator
-from .full import CONFIRM_MAX as CONFIRM_MAX
-from .full import REPORT_ROWS as REPORT_ROWS
 from .full import full_check
 from .matrices import _analytic_matrix, _call_derivative, _flat_point
 from .method import resolve_method
@@ -32,11 +30,6 @@ from .params import ParamSpec
 from .problem import Noise, Problem
 from .report import Report
 from .validate import valid_seed
-
-# Numbers of the tolerance model that were defined here once; scripts import
-# them from gradverify._core.check.
-NEAR_ZERO = rules.NEAR_ZERO
-UNRESOLVED_FRACTION = rules.UNRESOLVED_FRACTION
 
 __all__ = ["check_grad", "check_vjp", "check_jacobian", "assert_grad", "Report"]
 
