@@ -25,6 +25,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._core.check import assert_grad, check_grad, check_jacobian, check_vjp
+    from ._core.hessian import check_hessian, check_hvp, check_vjp_of_vjp
     from ._core.numerical import (
         GradientEstimate,
         TaylorResult,
@@ -47,6 +48,9 @@ _LAZY = {
     "check_vjp": "_core.check",
     "check_jacobian": "_core.check",
     "assert_grad": "_core.check",
+    "check_hessian": "_core.hessian",
+    "check_hvp": "_core.hessian",
+    "check_vjp_of_vjp": "_core.hessian",
     "Report": "_core.report",
     "GradientEstimate": "_core.numerical",
     "TaylorResult": "_core.numerical",
@@ -77,8 +81,11 @@ __all__ = [
     "__version__",
     "assert_grad",
     "check_grad",
+    "check_hessian",
+    "check_hvp",
     "check_jacobian",
     "check_vjp",
+    "check_vjp_of_vjp",
     "estimate_gradient",
     "numerical_gradient",
     "numerical_jacobian",

@@ -1,0 +1,267 @@
+"""Pieces of the second-order checks that need no finite differences of a gradient.
+
+* the gradient a Hessian is the Jacobian of: the user's ``grad``, or one
+  estimated from ``f`` at fixed steps (complex-step when ``f`` is analytic,
+  fourth-order central differences otherwise);
+* the cheap checks of a claimed Hessian or HVP (symmetry, linearity in ``v``);
+* the second-order Taylor test;
+* the diagnosis of a wrong Hessian: a factor, a missing ``d * I`` term
+  (a regulariser), a transposed block, a wrong block, a few wrong entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import steps as rules
+from .diagnose import EXPLAIN_FACTOR, FEW_ENTRIES, _factor_hint, name_factor
+from .matrices import _analytic_matrix
+from .params import ParamSpec
+
+__all__ = ["gradient_function", "taylor_order", "explain_hessian", "pair_name", "cheap_rtol"]
+
+
+def cheap_rtol(dtype: Any) -> float:
+    """Relative tolerance of the checks that compare the claimed derivative with itself.
+
+    Symmetry and linearity hold exactly in exact arithmetic; an analytic
+    Hessian or HVP computed in floating point keeps them only to the rounding
+    of its own sums, which grows with the number of terms and with
+    cancellation we cannot see from outside.  These checks are there for
+    structural bugs (an HVP that ignores or normalises ``v``, a block written
+    on one side only), so they use ``sqrt(EPS)``: far above any rounding
+    (``1.5e-8`` in float64, ``3.5e-4`` in float32), far below such a bug.  The
+    finite-difference check that follows judges everything smaller.
+    """
+    return float(np.sqrt(rules.eps(dtype)))
+
+
+def pair_name(spec: ParamSpec, i: int, j: int) -> str:
+    """``H[2, 3]`` for one array ``x``; ``H[W1[0, 1], b2[3]]`` for structured ``x``."""
+    if spec.kind == "array" and len(spec.shapes[0]) <= 1:
+        return f"H[{i}, {j}]"
+    return f"H[{spec.describe(i)}, {spec.describe(j)}]"
+
+
+def pair_location(spec: ParamSpec, i: int, j: int) -> tuple:
+    if spec.kind == "array" and len(spec.shapes[0]) <= 1:
+        return (i, j)
+    return (spec.locate(i), spec.locate(j))
+
+
+# -- the gradient the Hessian is the Jacobian of ---------------------------------------------
+
+
+def gradient_function(
+    f: Callable[[Any], Any],
+    grad: Callable[[Any], Any] | None,
+    spec: ParamSpec,
+    x: np.ndarray,
+    counter: list,
+) -> tuple[Callable[[Any], np.ndarray], str]:
+    """A function of the parameters returning the flat gradient, and what it costs.
+
+    With ``grad`` it is the user's gradient, flattened.  Without it, the
+    gradient of ``f`` is estimated at every point the outer check visits, at
+    steps fixed at ``x`` (so the estimate is a smooth function of the point and
+    its own error is differentiable and small):
+
+    * complex-step, ``Im f(p + i t e_k) / t``, when ``f`` accepts complex
+      input and agrees with finite differences along a random direction: exact
+      to rounding, so the outer estimate's bound covers all of the error;
+    * otherwise fourth-order central differences at ``EPS**(1/5)``-scaled
+      steps, whose truncation ``O(h**4)`` is far below the outer estimate's
+      rounding; the rounding it adds shows up as noise of the gradient, which
+      the outer estimator measures.
+    """
+    if grad is not None:
+
+        def g_user(p: Any) -> np.ndarray:
+            counter[0] += 1
+            value = grad(p)
+            if any(np.iscomplexobj(leaf) for leaf in spec.leaves(p)):
+                # complex-step through grad (the outer check vets it, as for any f)
+                return spec.flatten(value, dtype=np.complex128, argname="grad(x)")
+            return _analytic_matrix(value, spec, (), "grad(x)")[:, 0]
+
+        return g_user, "grad"
+    if _complex_safe(f, spec, x):
+        t = rules.eps(x.dtype) ** 1.5
+
+        def g_complex(p: Any) -> np.ndarray:
+            flat = spec.flatten(p).astype(np.complex128 if x.dtype == np.float64 else np.complex64)
+            out = np.empty(x.size)
+            for k in range(x.size):
+                flat[k] += 1j * t
+                counter[0] += 1
+                out[k] = float(np.imag(f(spec.views(flat)))) / t
+                flat[k] -= 1j * t
+            return out.astype(x.dtype)
+
+        return g_complex, "complex-step gradients of f"
+    h = rules.base_step("richardson", x.dtype) * np.maximum(1.0, np.abs(x.astype(np.float64)))
+
+    def g_fd(p: Any) -> np.ndarray:
+        flat = spec.flatten(p)
+        out = np.empty(x.size)
+        for k in range(x.size):
+            d = []
+            for step in (h[k], h[k] / 2):
+                base = flat[k]
+                flat[k] = base + step
+                up = float(f(spec.views(flat)))
+                hp = float(flat[k]) - float(base)
+                flat[k] = base - step
+                down = float(f(spec.views(flat)))
+                hm = float(base) - float(flat[k])
+                flat[k] = base
+                counter[0] += 2
+                d.append((up - down) / (hp + hm))
+            out[k] = (4 * d[1] - d[0]) / 3
+        return out.astype(x.dtype)
+
+    return g_fd, "fourth-order central-difference gradients of f"
+
+
+def _complex_safe(f: Callable[[Any], Any], spec: ParamSpec, x: np.ndarray) -> bool:
+    """Does complex-step along a random direction agree with central differences?"""
+    u = np.random.default_rng(0).standard_normal(x.size)
+    ctype = np.complex128 if x.dtype == np.float64 else np.complex64
+    t = rules.eps(x.dtype) ** 1.5
+    try:
+        value = np.asarray(f(spec.views(x.astype(ctype) + 1j * t * u.astype(ctype))))
+    except Exception:  # any refusal of complex input means: not complex-safe
+        return False
+    if value.size != 1 or value.dtype.kind != "c" or not np.isfinite(value).all():
+        return False
+    d_cs = float(np.imag(value.reshape(()))) / t
+    h = rules.base_step("central", x.dtype) * max(1.0, float(np.sqrt(np.mean(x.astype(np.float64) ** 2))))
+    up = float(f(spec.views((x + h * u).astype(x.dtype))))
+    down = float(f(spec.views((x - h * u).astype(x.dtype))))
+    d_fd = (up - down) / (2 * h)
+    scale = max(abs(d_fd), abs(d_cs), abs(up) + abs(down), 1e-300)
+    return abs(d_cs - d_fd) <= 1e3 * rules.eps(x.dtype) ** (2 / 3) * scale
+
+
+# -- the second-order Taylor test ------------------------------------------------------------
+
+
+def taylor_order(
+    f: Callable[[Any], Any],
+    spec: ParamSpec,
+    x: np.ndarray,
+    d: np.ndarray,
+    slope: float | None,
+    curvature: float,
+    counter: list,
+    steps: int = 14,
+) -> tuple[float, int]:
+    """Observed order of the second-order Taylor remainder along ``d``, and the pairs it used.
+
+    With the gradient, ``r(e) = |f(x + e d) - f(x) - e g.d - e**2/2 d.H.d|`` is
+    ``O(e**3)`` when the claimed curvature ``d.H.d`` is right and ``O(e**2)``
+    when it is wrong.  Without it the symmetric form
+    ``|f(x + e d) + f(x - e d) - 2 f(x) - e**2 d.H.d|`` cancels the odd terms:
+    order 4 when right, 2 when wrong.  Pairs whose remainder is within a
+    thousand roundings of ``f`` are not used (NaN when none is usable).
+    """
+    xs = x.astype(np.float64)
+    f0 = float(f(spec.unflatten(x)))
+    counter[0] += 1
+    scale = 0.1 * max(1.0, float(np.sqrt(np.mean(xs**2)))) / max(float(np.sqrt(np.mean(d**2))), 1e-300)
+    rem, noise = [], []
+    for k in range(steps):
+        e = scale * 0.5**k
+        fp = float(f(spec.unflatten((xs + e * d).astype(x.dtype))))
+        counter[0] += 1
+        if slope is not None:
+            r = fp - f0 - e * slope - 0.5 * e * e * curvature
+            size = abs(fp) + abs(f0)
+        else:
+            fm = float(f(spec.unflatten((xs - e * d).astype(x.dtype))))
+            counter[0] += 1
+            r = fp + fm - 2 * f0 - e * e * curvature
+            size = abs(fp) + abs(fm) + 2 * abs(f0)
+        rem.append(abs(r))
+        noise.append(1e3 * rules.eps(x.dtype) * size)
+    r_arr, n_arr = np.array(rem), np.array(noise)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        orders = np.log2(r_arr[:-1] / r_arr[1:])
+    usable = (r_arr[1:] > n_arr[1:]) & (r_arr[:-1] > n_arr[:-1]) & np.isfinite(orders)
+    if not usable.any():
+        return float("nan"), 0
+    return float(np.median(orders[usable][-3:])), int(usable.sum())
+
+
+# -- what a wrong Hessian looks like -----------------------------------------------------------
+
+
+def _fits(A: np.ndarray, model: np.ndarray, tol: np.ndarray) -> bool:
+    return bool(np.all(np.abs(A - model) <= EXPLAIN_FACTOR * tol))
+
+
+def _blocks(spec: ParamSpec, fail: np.ndarray) -> list[tuple[slice, slice, str]]:
+    """Candidate blocks: leaf pairs for structured x; the failing rows x columns for one array."""
+    if spec.kind != "array":
+        out = []
+        for a in range(len(spec.names)):
+            for b in range(a, len(spec.names)):
+                ra = slice(int(spec.offsets[a]), int(spec.offsets[a + 1]))
+                rb = slice(int(spec.offsets[b]), int(spec.offsets[b + 1]))
+                label = f"the block of ({spec.describe(ra.start).split('[')[0]}, {spec.describe(rb.start).split('[')[0]})"
+                out.append((ra, rb, label))
+        return out
+    upper = np.triu(fail | fail.T)
+    rows, cols = np.nonzero(upper)
+    r = slice(int(rows.min()), int(rows.max()) + 1)
+    c = slice(int(cols.min()), int(cols.max()) + 1)
+    return [(r, c, f"the block H[{r.start}:{r.stop}, {c.start}:{c.stop}]")]
+
+
+def explain_hessian(
+    A: np.ndarray, N: np.ndarray, tol: np.ndarray, fail: np.ndarray, spec: ParamSpec
+) -> tuple[str, str] | None:
+    """(pattern, words) for a wrong Hessian ``A`` against the estimate ``N``, or None.
+
+    ``A``, ``N``, ``tol`` and ``fail`` are ``(n, n)``, rows the gradient's
+    entries and columns the parameters.
+    """
+    if not fail.any():
+        return None
+    M = N.ravel()
+    if np.any(M):
+        c = float(M @ A.ravel() / (M @ M))
+        if abs(c - 1) > 1e-3 and _fits(A, c * N, tol):
+            name = name_factor(c)
+            return "scale", f"the claimed Hessian is {name} x the numerical one: {_factor_hint(name)}"
+    off = ~np.eye(A.shape[0], dtype=bool)
+    if _fits(A[off], N[off], tol[off]):
+        gap = np.diag(N - A)
+        bad = np.diag(fail)
+        d = float(np.median(gap[bad])) if bad.any() else 0.0
+        model = np.where(bad, d, 0.0)
+        if d != 0 and _fits(np.diag(A), np.diag(N) - model, np.diag(tol)):
+            kind = "is missing" if d > 0 else "has an extra"
+            where = "" if bad.all() else f" on {int(bad.sum())} of its {bad.size} diagonal entries"
+            return "missing_term", (
+                f"the claimed Hessian {kind} a term {abs(d):.4g} * I{where} (the Hessian of a regulariser "
+                f"0.5 * {abs(d):.4g} * |x|**2 left out or counted twice?)"
+            )
+    pairs = sorted({(min(i, j), max(i, j)) for i, j in zip(*np.nonzero(fail))})
+    if len(pairs) <= FEW_ENTRIES and len(pairs) < max(2, A.size // 4):
+        names = ", ".join(pair_name(spec, i, j) + (f" and {pair_name(spec, j, i)}" if i != j else "") for i, j in pairs)
+        verb = "entry is" if len(pairs) == 1 else "entries are"
+        return "entries", f"only {len(pairs)} {verb} wrong ({names}); the others agree: an indexing bug or a special case?"
+    for r, c, label in _blocks(spec, fail):
+        inside = np.zeros_like(fail)
+        inside[r, c] = True
+        inside[c, r] = True
+        if not fail[~inside].any() and fail[inside].any():
+            Ab, Nb, Tb = A[r, c], N[r, c], tol[r, c]
+            if Ab.shape[0] == Ab.shape[1] and r != c and _fits(Ab, Nb.T, Tb):
+                return "transpose", f"{label} is transposed (a cross term d2f/dx_I dx_J written in the other layout?)"
+            return "block", f"{label} is wrong; every entry outside it agrees"
+    return None
