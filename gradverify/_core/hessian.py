@@ -89,7 +89,7 @@ def _symmetry_failure(H: np.ndarray, spec: ParamSpec, x: np.ndarray, seed: int) 
     count = int(bad.sum())
     diagnosis = (
         f"the claimed Hessian is not symmetric: {pair_name(spec, i, j)} = {H[i, j]:.6g} but "
-        f"{pair_name(spec, j, i)} = {H[j, i]:.6g} ({count} pair{'s' if count > 1 else ''} differ); the Hessian of a "
+        f"{pair_name(spec, j, i)} = {H[j, i]:.6g} ({count} pair{'s differ' if count > 1 else ' differs'}); the Hessian of a "
         "twice-differentiable f is symmetric, so at least one of each pair is wrong (a cross term written on one side "
         "only?). The rows compare H[i, j] (analytic column) with H[j, i] (numerical column)."
     )

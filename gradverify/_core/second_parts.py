@@ -255,13 +255,13 @@ def explain_hessian(
         names = ", ".join(pair_name(spec, i, j) + (f" and {pair_name(spec, j, i)}" if i != j else "") for i, j in pairs)
         verb = "entry is" if len(pairs) == 1 else "entries are"
         return "entries", f"only {len(pairs)} {verb} wrong ({names}); the others agree: an indexing bug or a special case?"
-    for r, c, label in _blocks(spec, fail):
+    for rs, cs, label in _blocks(spec, fail):
         inside = np.zeros_like(fail)
-        inside[r, c] = True
-        inside[c, r] = True
+        inside[rs, cs] = True
+        inside[cs, rs] = True
         if not fail[~inside].any() and fail[inside].any():
-            Ab, Nb, Tb = A[r, c], N[r, c], tol[r, c]
-            if Ab.shape[0] == Ab.shape[1] and r != c and _fits(Ab, Nb.T, Tb):
+            Ab, Nb, Tb = A[rs, cs], N[rs, cs], tol[rs, cs]
+            if Ab.shape[0] == Ab.shape[1] and rs != cs and _fits(Ab, Nb.T, Tb):
                 return "transpose", f"{label} is transposed (a cross term d2f/dx_I dx_J written in the other layout?)"
             return "block", f"{label} is wrong; every entry outside it agrees"
     return None

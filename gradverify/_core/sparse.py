@@ -37,6 +37,9 @@ __all__ = ["group_columns", "sparse_route", "check_sparse_jacobian"]
 #: Entries named one by one when the check fails (bisection stops after them).
 MAX_NAMED = 5
 
+#: Parts a failing group is split into at each level of the localisation.
+SPLIT = 8
+
 
 def _issparse(value: Any) -> bool:
     try:
@@ -257,10 +260,11 @@ def _bisect(
             if abs(A[i, 0] - N[i, 0]) > T[i, 0] and len(named) < MAX_NAMED:
                 named.append((int(i), j, float(Jd[i, j]), float(N[i, 0] / weights[j]), float(T[i, 0] / weights[j])))
         return
-    half = len(cols) // 2
-    parts = [cols[:half], cols[half:]]
+    # Eight parts per level: each probe pays the estimator's fixed cost once
+    # (base value, noise walk, method vetting), so fewer, wider levels are cheaper.
+    parts = [part for part in np.array_split(cols, min(SPLIT, len(cols))) if len(part)]
     report = probe(parts)
-    A, N, T = _matrices(report, m, 2)
+    A, N, T = _matrices(report, m, len(parts))
     for q, part in enumerate(parts):
         bad = rows[np.abs(A[rows, q] - N[rows, q]) > T[rows, q]]
         if len(bad):
@@ -293,6 +297,7 @@ def _sparse_report(
             analytic=Jd, numerical=None, tolerance=None, rows=[],
         )  # fmt: skip
     rows, words = [], []
+    pattern: str | None
     for i, j, a, num, tol in named:
         inside = bool(P[i, j])
         note = "wrong" if inside else "not in pattern"
@@ -313,8 +318,14 @@ def _sparse_report(
         worst_name: Any = _entry(i, j, out_shape, x_shape)
     else:
         pattern, diagnosis, worst_index, worst_name = first.pattern, first.diagnosis, None, None
+    errors = {}
+    if named:  # the errors of the named entries, not of the (weighted) group products
+        errors = dict(
+            max_abs_error=max(abs(a - num) for _, _, a, num, _ in named),
+            max_rel_error=max(abs(a - num) / max(abs(a), abs(num), t) for _, _, a, num, t in named),
+        )
     return _replace(
         first, evaluations=calls, entries=entries, notes=notes, worst_index=worst_index, worst_name=worst_name,
         pattern=pattern, diagnosis=diagnosis, failures=max(len(named), 1), analytic=Jd, numerical=None,
-        tolerance=None, rows=rows,
+        tolerance=None, rows=rows, **errors,
     )  # fmt: skip
