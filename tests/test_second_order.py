@@ -113,7 +113,12 @@ def hvp_of(problem: dict, hess: Any = None) -> Any:
 
     def hvp(x: Any, v: Any) -> Any:
         H = np.asarray(hess(x), dtype=np.float64)
-        return _unflat((H.reshape(H.shape[0] if H.ndim == 2 else int(np.sqrt(H.size)), -1) @ _flat(v, problem)).astype(np.asarray(_flat(x, problem)).dtype), problem)
+        return _unflat(
+            (H.reshape(H.shape[0] if H.ndim == 2 else int(np.sqrt(H.size)), -1) @ _flat(v, problem)).astype(
+                np.asarray(_flat(x, problem)).dtype
+            ),
+            problem,
+        )
 
     return hvp
 

@@ -11,13 +11,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_strategies import draw_once, minimal
 
 import gradverify as gv
 from gradverify import strategies as gst
 from gradverify._core.sparse import group_columns
 from gradverify.errors import InvalidArgument
-
-from test_strategies import draw_once, minimal
 
 # -- 1. everything drawn is valid ----------------------------------------------------------------
 

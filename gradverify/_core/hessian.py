@@ -83,7 +83,14 @@ def _symmetry_failure(H: np.ndarray, spec: ParamSpec, x: np.ndarray, seed: int) 
         return None
     i, j = (int(v) for v in np.unravel_index(np.argmax(np.where(bad, gap / np.maximum(allowed, 1e-300), 0)), H.shape))
     rows = [
-        Row(pair_name(spec, a, b), float(H[a, b]), float(H[b, a]), float(gap[a, b]), float(allowed[a, b]), "not symmetric")
+        Row(
+            pair_name(spec, a, b),
+            float(H[a, b]),
+            float(H[b, a]),
+            float(gap[a, b]),
+            float(allowed[a, b]),
+            "not symmetric",
+        )
         for a, b in zip(*np.nonzero(bad))
     ][:REPORT_ROWS]
     count = int(bad.sum())
@@ -380,7 +387,9 @@ def check_hvp(
     f_calls = [0]
     slope = None
     if grad is not None:
-        slope = float(_analytic_matrix(_call_derivative(grad, spec, flat, (), "grad"), spec, (), "grad(x)")[:, 0] @ vs[0])
+        slope = float(
+            _analytic_matrix(_call_derivative(grad, spec, flat, (), "grad"), spec, (), "grad(x)")[:, 0] @ vs[0]
+        )
     order, used = taylor_order(f, spec, flat, vs[0], slope, float(vs[0] @ products[0]), f_calls)
     g, what = gradient_function(f, grad, spec, flat, f_calls if grad is None else [0])
     xs = flat.astype(np.float64)
@@ -396,7 +405,10 @@ def check_hvp(
         along, lambda t: J, np.zeros(len(vs), dtype=flat.dtype), method=_outer_method(method, grad), h=h,
         safety=safety, seed=seed, mode="full",
     )  # fmt: skip
-    A, N, T = (np.asarray(getattr(report, key), dtype=np.float64) / scales[None, :] for key in ("analytic", "numerical", "tolerance"))
+    A, N, T = (
+        np.asarray(getattr(report, key), dtype=np.float64) / scales[None, :]
+        for key in ("analytic", "numerical", "tolerance")
+    )
     notes = list(report.notes) + [_taylor_note(order, used, grad is not None)]
     notes.append(f"H v is the derivative of {what if grad is None else 'grad'} along v, for {len(vs)} direction(s)")
     err = np.abs(A - N)
@@ -408,7 +420,16 @@ def check_hvp(
     rows = []
     for flat_i in np.argsort(-ratio, axis=None)[:REPORT_ROWS]:
         a, c = (int(z) for z in np.unravel_index(flat_i, A.shape))
-        rows.append(Row(f"(H v{c})[{spec.describe(a)}]", A[a, c], N[a, c], err[a, c], T[a, c], "wrong" if err[a, c] > T[a, c] else ""))
+        rows.append(
+            Row(
+                f"(H v{c})[{spec.describe(a)}]",
+                A[a, c],
+                N[a, c],
+                err[a, c],
+                T[a, c],
+                "wrong" if err[a, c] > T[a, c] else "",
+            )
+        )
     return _replace(
         report, kind="hvp", worst_index=(spec.locate(i), q), worst_name=f"(H v{q})[{spec.describe(i)}]",
         pattern=pattern, diagnosis=diagnosis, analytic=A, numerical=N, tolerance=T,

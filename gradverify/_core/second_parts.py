@@ -211,7 +211,9 @@ def _blocks(spec: ParamSpec, fail: np.ndarray) -> list[tuple[slice, slice, str]]
             for b in range(a, len(spec.names)):
                 ra = slice(int(spec.offsets[a]), int(spec.offsets[a + 1]))
                 rb = slice(int(spec.offsets[b]), int(spec.offsets[b + 1]))
-                label = f"the block of ({spec.describe(ra.start).split('[')[0]}, {spec.describe(rb.start).split('[')[0]})"
+                label = (
+                    f"the block of ({spec.describe(ra.start).split('[')[0]}, {spec.describe(rb.start).split('[')[0]})"
+                )
                 out.append((ra, rb, label))
         return out
     upper = np.triu(fail | fail.T)
@@ -254,7 +256,10 @@ def explain_hessian(
     if len(pairs) <= FEW_ENTRIES and len(pairs) < max(2, A.size // 4):
         names = ", ".join(pair_name(spec, i, j) + (f" and {pair_name(spec, j, i)}" if i != j else "") for i, j in pairs)
         verb = "entry is" if len(pairs) == 1 else "entries are"
-        return "entries", f"only {len(pairs)} {verb} wrong ({names}); the others agree: an indexing bug or a special case?"
+        return (
+            "entries",
+            f"only {len(pairs)} {verb} wrong ({names}); the others agree: an indexing bug or a special case?",
+        )
     for rs, cs, label in _blocks(spec, fail):
         inside = np.zeros_like(fail)
         inside[rs, cs] = True

@@ -180,7 +180,9 @@ def check_sparse_jacobian(
 
     def at(point: np.ndarray) -> np.ndarray:
         calls[0] += point.shape[0] if point.ndim == 2 else 1
-        value = np.asarray(f(point.reshape((point.shape[0],) + tuple(x_shape)) if point.ndim == 2 else point.reshape(x_shape)))
+        value = np.asarray(
+            f(point.reshape((point.shape[0],) + tuple(x_shape)) if point.ndim == 2 else point.reshape(x_shape))
+        )
         return value.reshape(point.shape[0], -1) if point.ndim == 2 else value.reshape(-1)
 
     out_shape, m, n = _output_shape(claimed, x_shape), 0, flat.size
@@ -237,7 +239,10 @@ def check_sparse_jacobian(
 
 
 def _matrices(report: Report, m: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return tuple(np.asarray(getattr(report, key), dtype=np.float64).reshape(m, k) for key in ("analytic", "numerical", "tolerance"))  # type: ignore[return-value]
+    return tuple(
+        np.asarray(getattr(report, key), dtype=np.float64).reshape(m, k)
+        for key in ("analytic", "numerical", "tolerance")
+    )  # type: ignore[return-value]
 
 
 def _bisect(
@@ -298,20 +303,27 @@ def _sparse_report(
         )  # fmt: skip
     rows, words = [], []
     pattern: str | None
+    diagnosis: str | None
     for i, j, a, num, tol in named:
         inside = bool(P[i, j])
         note = "wrong" if inside else "not in pattern"
         rows.append(Row(_entry(i, j, out_shape, x_shape), a, num, abs(a - num), tol, note))
         words.append(
             f"{_entry(i, j, out_shape, x_shape)} "
-            + ("inside the pattern is wrong" if inside else f"is left out of the pattern but the true Jacobian is {num:.6g} there")
+            + (
+                "inside the pattern is wrong"
+                if inside
+                else f"is left out of the pattern but the true Jacobian is {num:.6g} there"
+            )
         )
     if named:
         missing = [w for w, (i, j, *_) in zip(words, named) if not P[i, j]]
         pattern = "pattern" if missing and len(missing) == len(named) else "entries"
         diagnosis = "; ".join(words) + (
             " (the claimed sparsity pattern misses a nonzero: scipy's check_derivative, which reuses the pattern, "
-            "would not compare it)" if missing else ""
+            "would not compare it)"
+            if missing
+            else ""
         )
         i, j = named[0][0], named[0][1]
         worst_index: Any = (i, j)
