@@ -111,8 +111,13 @@ def _unflat(v: np.ndarray, problem: dict) -> Any:
 def hvp_of(problem: dict, hess: Any = None) -> Any:
     hess = hess or problem["hess"]
 
+    cache: dict = {}
+
     def hvp(x: Any, v: Any) -> Any:
-        H = np.asarray(hess(x), dtype=np.float64)
+        key = _flat(x, problem).tobytes()  # the MLP's Hessian costs n complex gradients: once per point
+        if key not in cache:
+            cache[key] = np.asarray(hess(x), dtype=np.float64)
+        H = cache[key]
         return _unflat(
             (H.reshape(H.shape[0] if H.ndim == 2 else int(np.sqrt(H.size)), -1) @ _flat(v, problem)).astype(
                 np.asarray(_flat(x, problem)).dtype
@@ -399,3 +404,26 @@ def test_vjp_of_vjp_right_and_wrong() -> None:
     assert not first.ok and "first-order vjp is wrong" in first.notes[-1]
     with pytest.raises(gv.InvalidArgument, match="pair"):
         gv.check_vjp_of_vjp(f, vjp, lambda x, ct, w: vv(x, ct, w)[0], x, seed=0)
+
+
+@pytest.mark.parametrize("name", ["logistic", "rosenbrock"])
+def test_second_order_taylor_test_is_reported(name: str) -> None:
+    # remainder of order 3 with grad (4 from f alone) when H is right, 2 when it is wrong
+    p = zoo_hessian(name)
+    for kw, right in (({"grad": p["grad"]}, "order 3"), ({}, "order 4")):
+        good = gv.check_hessian(p["f"], p["hess"], p["x0"], seed=0, **kw)
+        note = next(n for n in good.notes if "Taylor" in n)
+        assert "consistent with a right" in note and f"remainder of {right[:-1]}{right[-1]}." in note, note
+        bad = gv.check_hessian(p["f"], lambda x: 2 * p["hess"](x), p["x0"], seed=0, **kw)
+        note = next(n for n in bad.notes if "Taylor" in n)
+        assert "suggests a WRONG one" in note and "remainder of order 2." in note, note
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dict_parameters_from_f_alone(dtype: Any) -> None:
+    # the MLP's HVP (dict of four leaves) without grad: gradients estimated from f
+    p = zoo_hessian("mlp", dtype)
+    report = gv.check_hvp(p["f"], hvp_of(p), p["x0"], seed=0)
+    assert report.ok and report.worst_name.startswith("(H v")
+    bad = gv.check_hvp(p["f"], lambda x, v: _unflat(1.5 * _flat(hvp_of(p)(x, v), p), p), p["x0"], seed=0)
+    assert not bad.ok and bad.pattern == "scale"

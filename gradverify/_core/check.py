@@ -375,11 +375,11 @@ def check_jacobian(
         ``jac(x)`` of shape ``S + x.shape`` (for dict/tuple/list parameters,
         that structure with leaves ``S + leaf.shape``).
     x : array or dict/tuple/list of arrays
-    {options}    sparsity : bool array or scipy.sparse matrix, optional
+    sparsity : bool array or scipy.sparse matrix, optional
         The claimed nonzeros, shape ``(f(x).size, x.size)``; also taken from
         ``jac(x)`` when it returns a scipy.sparse matrix.  Columns are then
         grouped and the pattern itself is checked (:mod:`gradverify._core.sparse`).
-
+    {options}
     Returns
     -------
     Report
