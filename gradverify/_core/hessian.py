@@ -35,12 +35,46 @@ from .validate import valid_count, valid_seed
 __all__ = ["check_hessian", "check_hvp", "check_vjp_of_vjp", "make_report"]
 
 
-def make_report(**fields: Any) -> Report:
+class _CheapReport(Report):
+    """A report of a check that needed no finite differences (symmetry, linearity in v).
+
+    A :class:`Report` in every field; only its text differs, since there is no
+    estimate, step or error bound to show.
+    """
+
+    def __str__(self) -> str:
+        what = {"asymmetric": "not symmetric", "ignores_v": "it ignores v", "not_linear": "not linear in v"}.get(
+            str(self.pattern), str(self.pattern)
+        )
+        lines = [
+            f"gradverify: {self.kind} check FAILED (no finite differences needed: {what}, "
+            f"{self.evaluations} calls of f, {self.dtype})",
+            f"  diagnosis: {self.diagnosis}",
+        ]
+        if self.rows:
+            lines.append(f"  {'entry':<16} {'H[i, j]':>13} {'H[j, i]':>13} {'|diff|':>10} {'allowed':>10}")
+            for r in self.rows:
+                lines.append(
+                    f"  {r.name:<16} {r.analytic:>13.6g} {r.numerical:>13.6g} {r.error:>10.3g} {r.allowed:>10.3g}"
+                )
+            lines.append(
+                f"  {self.failures} pair{'s' if self.failures > 1 else ''} not symmetric among the {self.entries} "
+                f"entries; allowed |H[i, j] - H[j, i]| <= sqrt(EPS) x max|H| = {self.rows[0].allowed:.3g}"
+            )
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        if self.seed is not None:
+            lines.append(f"  seed {self.seed} (pass seed={self.seed} to replay)")
+        return "\n".join(lines)
+
+
+def make_report(cheap: bool = False, **fields: Any) -> Report:
     """A :class:`Report` from the fields it has (the verdict's ``outcome`` set when it is one)."""
     names = {f.name for f in dataclasses.fields(Report)}
     if "outcome" in names and "outcome" not in fields:
         fields["outcome"] = "passed" if fields["ok"] else "failed"
-    return Report(**{k: v for k, v in fields.items() if k in names})
+    cls = _CheapReport if cheap else Report
+    return cls(**{k: v for k, v in fields.items() if k in names})
 
 
 def _replace(report: Report, **fields: Any) -> Report:
@@ -101,9 +135,10 @@ def _symmetry_failure(H: np.ndarray, spec: ParamSpec, x: np.ndarray, seed: int) 
         f"the claimed Hessian is not symmetric: {pair_name(spec, i, j)} = {H[i, j]:.6g} but "
         f"{pair_name(spec, j, i)} = {H[j, i]:.6g} ({count} pair{'s differ' if count > 1 else ' differs'}); the Hessian of a "
         "twice-differentiable f is symmetric, so at least one of each pair is wrong (a cross term written on one side "
-        "only?). The rows compare H[i, j] (analytic column) with H[j, i] (numerical column)."
+        "only?)"
     )
     return make_report(
+        cheap=True,
         ok=False,
         kind="hessian",
         method="symmetry",
@@ -306,7 +341,7 @@ def _cheap_hvp_failure(
     if problem is None:
         return None, [h1, h2]
     return make_report(
-        ok=False, kind="hvp", method="linearity", mode="directional", h=0.0, evaluations=0,
+        cheap=True, ok=False, kind="hvp", method="linearity", mode="directional", h=0.0, evaluations=0,
         max_abs_error=float(nrm(h3 - (a * h1 + b * h2))), max_rel_error=1.0, worst_index=None,
         worst_name="hvp(x, v)", safety=1.0, floor=0.0, diagnosis=problem[1], pattern=problem[0], failures=1,
         entries=3, notes=["no finite differences were needed: linearity and symmetry in v are checked first"],

@@ -23,6 +23,7 @@ the pattern (a wrong value) or outside it (a nonzero the pattern leaves out).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,8 @@ SPLIT = 8
 
 
 def _issparse(value: Any) -> bool:
+    if "scipy.sparse" not in sys.modules:  # no scipy.sparse object can exist: skip the import
+        return False
     try:
         from scipy.sparse import issparse
     except ImportError:  # pragma: no cover - scipy is a dependency
