@@ -25,7 +25,8 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._core.check import assert_grad, check_grad, check_jacobian, check_vjp
-    from ._core.hessian import check_hessian, check_hvp, check_vjp_of_vjp
+    from ._core.hessian import check_hessian
+    from ._core.hvp import check_hvp
     from ._core.numerical import (
         GradientEstimate,
         TaylorResult,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     )
     from ._core.report import Report
     from ._core.verification import VerifyResult, verifies, verify
+    from ._core.vjp_of_vjp import check_vjp_of_vjp
 
 __version__ = "0.1.0"
 
@@ -49,8 +51,8 @@ _LAZY = {
     "check_jacobian": "_core.check",
     "assert_grad": "_core.check",
     "check_hessian": "_core.hessian",
-    "check_hvp": "_core.hessian",
-    "check_vjp_of_vjp": "_core.hessian",
+    "check_hvp": "_core.hvp",
+    "check_vjp_of_vjp": "_core.vjp_of_vjp",
     "Report": "_core.report",
     "GradientEstimate": "_core.numerical",
     "TaylorResult": "_core.numerical",

@@ -6,11 +6,14 @@
 * the cheap checks of a claimed Hessian or HVP (symmetry, linearity in ``v``);
 * the second-order Taylor test;
 * the diagnosis of a wrong Hessian: a factor, a missing ``d * I`` term
-  (a regulariser), a transposed block, a wrong block, a few wrong entries.
+  (a regulariser), a transposed block, a wrong block, a few wrong entries;
+* the reports of the checks that need no finite differences, and the
+  helpers that build and adjust :class:`Report` s field by field.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -20,8 +23,20 @@ from .. import steps as rules
 from .diagnose import EXPLAIN_FACTOR, FEW_ENTRIES, _factor_hint, name_factor
 from .matrices import _analytic_matrix
 from .params import ParamSpec
+from .report import Report
 
-__all__ = ["gradient_function", "taylor_order", "explain_hessian", "pair_name", "cheap_rtol"]
+__all__ = [
+    "cheap_rtol",
+    "explain_hessian",
+    "gradient_function",
+    "make_report",
+    "outer_method",
+    "pair_location",
+    "pair_name",
+    "replace_fields",
+    "taylor_note",
+    "taylor_order",
+]
 
 
 def cheap_rtol(dtype: Any) -> float:
@@ -270,3 +285,70 @@ def explain_hessian(
                 return "transpose", f"{label} is transposed (a cross term d2f/dx_I dx_J written in the other layout?)"
             return "block", f"{label} is wrong; every entry outside it agrees"
     return None
+
+
+# -- reports ---------------------------------------------------------------------------------
+
+
+class _CheapReport(Report):
+    """A report of a check that needed no finite differences (symmetry, linearity in v).
+
+    A :class:`Report` in every field; only its text differs, since there is no
+    estimate, step or error bound to show.
+    """
+
+    def __str__(self) -> str:
+        what = {"asymmetric": "not symmetric", "ignores_v": "it ignores v", "not_linear": "not linear in v"}.get(
+            str(self.pattern), str(self.pattern)
+        )
+        lines = [
+            f"gradverify: {self.kind} check FAILED (no finite differences needed: {what}, "
+            f"{self.evaluations} calls of f, {self.dtype})",
+            f"  diagnosis: {self.diagnosis}",
+        ]
+        if self.rows:
+            lines.append(f"  {'entry':<16} {'H[i, j]':>13} {'H[j, i]':>13} {'|diff|':>10} {'allowed':>10}")
+            for r in self.rows:
+                lines.append(
+                    f"  {r.name:<16} {r.analytic:>13.6g} {r.numerical:>13.6g} {r.error:>10.3g} {r.allowed:>10.3g}"
+                )
+            lines.append(
+                f"  {self.failures} pair{'s' if self.failures > 1 else ''} not symmetric among the {self.entries} "
+                f"entries; allowed |H[i, j] - H[j, i]| <= sqrt(EPS) x max|H| = {self.rows[0].allowed:.3g}"
+            )
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        if self.seed is not None:
+            lines.append(f"  seed {self.seed} (pass seed={self.seed} to replay)")
+        return "\n".join(lines)
+
+
+def make_report(cheap: bool = False, **fields: Any) -> Report:
+    """A :class:`Report` from the fields it has (the verdict's ``outcome`` set when it is one)."""
+    names = {f.name for f in dataclasses.fields(Report)}
+    if "outcome" in names and "outcome" not in fields:
+        fields["outcome"] = "passed" if fields["ok"] else "failed"
+    cls = _CheapReport if cheap else Report
+    return cls(**{k: v for k, v in fields.items() if k in names})
+
+
+def replace_fields(report: Report, **fields: Any) -> Report:
+    names = {f.name for f in dataclasses.fields(Report)}
+    return dataclasses.replace(report, **{k: v for k, v in fields.items() if k in names})
+
+
+def outer_method(method: str, grad: Any) -> str:
+    # The estimated gradient refuses nothing but is not analytic in a complex
+    # argument: the outer estimate uses finite differences.
+    return "richardson" if grad is None and method == "auto" else method
+
+
+def taylor_note(order: float, used: int, with_grad: bool) -> str:
+    right, wrong = (3, 2) if with_grad else (4, 2)
+    if not used:
+        return "second-order Taylor test: the remainder stayed at rounding level along the direction tried (no order)"
+    verdict = "consistent with a right second derivative" if order > (right + wrong) / 2 else "suggests a WRONG one"
+    return (
+        f"second-order Taylor test along a random direction: remainder of order {order:.2f} "
+        f"({right} when the second derivative is right, {wrong} when wrong): {verdict}"
+    )

@@ -296,11 +296,11 @@ def _sparse_report(
     notes: list,
     seed: int,
 ) -> Report:
-    from .hessian import _replace
+    from .second_parts import replace_fields
 
     entries = int(P.sum())
     if first.ok:
-        return _replace(
+        return replace_fields(
             first, evaluations=calls, entries=entries, notes=notes, worst_index=None, worst_name=None,
             analytic=Jd, numerical=None, tolerance=None, rows=[],
         )  # fmt: skip
@@ -339,7 +339,7 @@ def _sparse_report(
             max_abs_error=max(abs(a - num) for _, _, a, num, _ in named),
             max_rel_error=max(abs(a - num) / max(abs(a), abs(num), t) for _, _, a, num, t in named),
         )
-    return _replace(
+    return replace_fields(
         first, evaluations=calls, entries=entries, notes=notes, worst_index=worst_index, worst_name=worst_name,
         pattern=pattern, diagnosis=diagnosis, failures=max(len(named), 1), analytic=Jd, numerical=None,
         tolerance=None, rows=rows, **errors,
