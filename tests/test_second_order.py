@@ -427,3 +427,25 @@ def test_dict_parameters_from_f_alone(dtype: Any) -> None:
     assert report.ok and report.worst_name.startswith("(H v")
     bad = gv.check_hvp(p["f"], lambda x, v: _unflat(1.5 * _flat(hvp_of(p)(x, v), p), p), p["x0"], seed=0)
     assert not bad.ok and bad.pattern == "scale"
+
+
+def test_transposed_and_wrong_blocks_of_one_array_are_named() -> None:
+    # for one array x the block is where the failures are: H[0:2, 3:5] written transposed, H[0:2, 3:6] scaled
+    p = zoo_hessian("logistic")
+
+    def transposed(w: np.ndarray) -> np.ndarray:
+        H = p["hess"](w).copy()
+        H[0:2, 3:5] = H[0:2, 3:5].T.copy()
+        H[3:5, 0:2] = H[0:2, 3:5].T
+        return H
+
+    def scaled(w: np.ndarray) -> np.ndarray:
+        H = p["hess"](w).copy()
+        H[0:2, 3:6] *= 1.1
+        H[3:6, 0:2] = H[0:2, 3:6].T
+        return H
+
+    r = gv.check_hessian(p["f"], transposed, p["x0"], grad=p["grad"], seed=0)
+    assert r.pattern == "transpose" and "H[0:2, 3:5]" in r.diagnosis, str(r)
+    r = gv.check_hessian(p["f"], scaled, p["x0"], grad=p["grad"], seed=0)
+    assert r.pattern == "block" and "H[0:2, 3:6]" in r.diagnosis, str(r)

@@ -267,6 +267,12 @@ def explain_hessian(
                 f"the claimed Hessian {kind} a term {abs(d):.4g} * I{where} (the Hessian of a regulariser "
                 f"0.5 * {abs(d):.4g} * |x|**2 left out or counted twice?)"
             )
+    confined = _confining_block(spec, fail)
+    if confined is not None:
+        rs, cs, label = confined
+        Ab, Nb, Tb = A[rs, cs], N[rs, cs], tol[rs, cs]
+        if 1 < Ab.shape[0] == Ab.shape[1] and rs != cs and _fits(Ab, Nb.T, Tb):
+            return "transpose", f"{label} is transposed (a cross term d2f/dx_I dx_J written in the other layout?)"
     pairs = sorted({(min(i, j), max(i, j)) for i, j in zip(*np.nonzero(fail))})
     if len(pairs) <= FEW_ENTRIES and len(pairs) < max(2, A.size // 4):
         names = ", ".join(pair_name(spec, i, j) + (f" and {pair_name(spec, j, i)}" if i != j else "") for i, j in pairs)
@@ -275,15 +281,29 @@ def explain_hessian(
             "entries",
             f"only {len(pairs)} {verb} wrong ({names}); the others agree: an indexing bug or a special case?",
         )
+    if confined is not None:
+        return "block", f"{confined[2]} is wrong; every entry outside it agrees"
+    return None
+
+
+def _confining_block(spec: ParamSpec, fail: np.ndarray) -> tuple[slice, slice, str] | None:
+    """The candidate block (and its mirror) that holds every failing entry, if one does.
+
+    For one array ``x`` the candidate is the failing entries' bounding box,
+    which always holds them: it counts only when it is a real block, at most
+    a quarter of the matrix and at least half of it failing.
+    """
     for rs, cs, label in _blocks(spec, fail):
         inside = np.zeros_like(fail)
         inside[rs, cs] = True
         inside[cs, rs] = True
-        if not fail[~inside].any() and fail[inside].any():
-            Ab, Nb, Tb = A[rs, cs], N[rs, cs], tol[rs, cs]
-            if Ab.shape[0] == Ab.shape[1] and rs != cs and _fits(Ab, Nb.T, Tb):
-                return "transpose", f"{label} is transposed (a cross term d2f/dx_I dx_J written in the other layout?)"
-            return "block", f"{label} is wrong; every entry outside it agrees"
+        if fail[~inside].any() or not fail[inside].any():
+            continue
+        if spec.kind == "array":
+            size = (rs.stop - rs.start) * (cs.stop - cs.start)
+            if 4 * size > fail.size or 2 * int(fail[rs, cs].sum()) < size:
+                continue
+        return rs, cs, label
     return None
 
 
