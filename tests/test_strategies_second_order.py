@@ -132,3 +132,31 @@ def test_linear_maps_on_drawn_patterns(P, data):
 
     bad = gv.check_jacobian(f, dropped, x, sparsity=Q, seed=0)
     assert not bad.ok and bad.worst_index == (i, j) and bad.pattern == "pattern", str(bad)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    gst.positive_definite_matrices(n=st.integers(1, 4), max_magnitude=10.0),
+    st.floats(-8, 8),
+    st.floats(-3, 3),
+    st.sampled_from([np.float64, np.float32]),
+    st.booleans(),
+    st.booleans(),
+)
+def test_no_false_alarm_on_right_second_derivatives_at_any_scale(S, log_c, log_x, dtype, with_grad, analytic):
+    # f = c (x.S.x / 2 + sum cos(x / s)): right Hessians and HVPs pass in float64 and are never
+    # failed in float32, with grad or from f alone, complex-safe or not (np.real drops the imaginary part)
+    c, s = 10.0**log_c, 10.0**log_x
+    x = (s * (np.linspace(-1, 1, S.shape[0]) + 0.1)).astype(dtype)
+    S = S.astype(dtype)
+    part = (lambda z: z) if analytic else np.real
+    f = lambda x: c * (0.5 * x @ S @ x + np.sum(np.cos(part(x) / s)))  # noqa: E731
+    grad = lambda x: c * (S @ x - np.sin(x / s) / s)  # noqa: E731
+    hess = lambda x: c * (S - np.diag(np.cos(x / s)) / s**2)  # noqa: E731
+    kw = {"grad": grad} if with_grad else {}
+    for report in (
+        gv.check_hessian(f, hess, x, seed=0, **kw),
+        gv.check_hvp(f, lambda x, v: hess(x) @ v, x, seed=0, **kw),
+    ):
+        outcome = getattr(report, "outcome", "passed" if report.ok else "failed")
+        assert report.ok if dtype == np.float64 else outcome != "failed", str(report)

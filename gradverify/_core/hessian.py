@@ -27,8 +27,8 @@ from .params import ParamSpec
 from .report import Report, Row
 from .second_parts import (
     cheap_rtol,
+    checked_with_gradient,
     explain_hessian,
-    gradient_function,
     make_report,
     outer_method,
     pair_location,
@@ -196,15 +196,18 @@ def check_hessian(
     if grad is not None:
         slope = float(_analytic_matrix(_call_derivative(grad, spec, flat, (), "grad"), spec, (), "grad(x)")[:, 0] @ d)
     order, used = taylor_order(f, spec, flat, d, slope, float(d @ H @ d), f_calls)
-    g, what = gradient_function(f, grad, spec, flat, f_calls if grad is None else [0])
     jac_value = _jac_structure(H, spec)
-    report = check_jacobian(
-        g, lambda p: jac_value, spec.unflatten(flat), method=outer_method(method, grad), h=h, safety=safety,
-        seed=seed, mode="full",
-    )  # fmt: skip
+
+    def run(g: Callable[[Any], np.ndarray]) -> Report:
+        return check_jacobian(
+            g, lambda p: jac_value, spec.unflatten(flat), method=outer_method(method, grad), h=h, safety=safety,
+            seed=seed, mode="full",
+        )  # fmt: skip
+
+    report, what, repeated = checked_with_gradient(f, grad, spec, flat, f_calls if grad is None else [0], run)
     A, N, T = (_as_matrix(getattr(report, k), spec, n) for k in ("analytic", "numerical", "tolerance"))
     rows, fail, i, j = _hessian_rows(A, N, T, spec)
-    notes = list(report.notes) + [taylor_note(order, used, grad is not None)]
+    notes = list(report.notes) + [taylor_note(order, used, grad is not None)] + repeated
     if grad is None:
         notes.append(f"the Hessian is the Jacobian of {what} (calls counted are calls of f, {f_calls[0]} in all)")
     else:

@@ -24,7 +24,7 @@ from .report import Report, Row
 from .second_parts import (
     _fits,
     cheap_rtol,
-    gradient_function,
+    checked_with_gradient,
     make_report,
     outer_method,
     replace_fields,
@@ -161,25 +161,27 @@ def check_hvp(
             _analytic_matrix(_call_derivative(grad, spec, flat, (), "grad"), spec, (), "grad(x)")[:, 0] @ vs[0]
         )
     order, used = taylor_order(f, spec, flat, vs[0], slope, float(vs[0] @ products[0]), f_calls)
-    g, what = gradient_function(f, grad, spec, flat, f_calls if grad is None else [0])
     xs = flat.astype(np.float64)
     # The step along t is the rule's for x: v is scaled so that t = 1 moves x by max(1, rms x).
     scales = np.array([max(1.0, float(np.sqrt(np.mean(xs**2)))) / float(np.sqrt(np.mean(u**2))) for u in vs])
     D = np.stack(vs, axis=1) * scales[None, :]
     J = np.stack(products, axis=1) * scales[None, :]
 
-    def along(t: np.ndarray) -> np.ndarray:
-        return g(spec.unflatten((xs + D @ np.asarray(t, dtype=np.float64)).astype(flat.dtype)))
+    def run(g: Callable[[Any], np.ndarray]) -> Report:
+        def along(t: np.ndarray) -> np.ndarray:
+            return g(spec.unflatten((xs + D @ np.asarray(t, dtype=np.float64)).astype(flat.dtype)))
 
-    report = check_jacobian(
-        along, lambda t: J, np.zeros(len(vs), dtype=flat.dtype), method=outer_method(method, grad), h=h,
-        safety=safety, seed=seed, mode="full",
-    )  # fmt: skip
+        return check_jacobian(
+            along, lambda t: J, np.zeros(len(vs), dtype=flat.dtype), method=outer_method(method, grad), h=h,
+            safety=safety, seed=seed, mode="full",
+        )  # fmt: skip
+
+    report, what, repeated = checked_with_gradient(f, grad, spec, flat, f_calls if grad is None else [0], run)
     A, N, T = (
         np.asarray(getattr(report, key), dtype=np.float64) / scales[None, :]
         for key in ("analytic", "numerical", "tolerance")
     )
-    notes = list(report.notes) + [taylor_note(order, used, grad is not None)]
+    notes = list(report.notes) + [taylor_note(order, used, grad is not None)] + repeated
     notes.append(f"H v is the derivative of {what if grad is None else 'grad'} along v, for {len(vs)} direction(s)")
     err = np.abs(A - N)
     ratio = err / np.maximum(T, 1e-300)

@@ -27,6 +27,7 @@ from .report import Report
 
 __all__ = [
     "cheap_rtol",
+    "checked_with_gradient",
     "explain_hessian",
     "gradient_function",
     "make_report",
@@ -76,6 +77,7 @@ def gradient_function(
     spec: ParamSpec,
     x: np.ndarray,
     counter: list,
+    allow_complex: bool = True,
 ) -> tuple[Callable[[Any], np.ndarray], str]:
     """A function of the parameters returning the flat gradient, and what it costs.
 
@@ -85,12 +87,13 @@ def gradient_function(
     its own error is differentiable and small):
 
     * complex-step, ``Im f(p + i t e_k) / t``, when ``f`` accepts complex
-      input and agrees with finite differences along a random direction: exact
-      to rounding, so the outer estimate's bound covers all of the error;
-    * otherwise fourth-order central differences at ``EPS**(1/5)``-scaled
-      steps, whose truncation ``O(h**4)`` is far below the outer estimate's
-      rounding; the rounding it adds shows up as noise of the gradient, which
-      the outer estimator measures.
+      input and its complex-step gradient at ``x`` agrees with a Richardson
+      one: exact to rounding, so the outer estimate's bound covers all of the
+      error;
+    * otherwise fourth-order central differences at the steps the Richardson
+      estimate at ``x`` converged at, per entry: their truncation is far below
+      the outer estimate's rounding, and the rounding they add shows up as
+      noise of the gradient, which the outer estimator measures.
     """
     if grad is not None:
 
@@ -103,7 +106,8 @@ def gradient_function(
             return _analytic_matrix(value, spec, (), "grad(x)")[:, 0]
 
         return g_user, "grad"
-    if _complex_safe(f, spec, x):
+    complex_ok, h = _inner_setup(f, spec, x, counter, allow_complex)
+    if complex_ok:
         t = rules.eps(x.dtype) ** 1.5
 
         def g_complex(p: Any) -> np.ndarray:
@@ -117,7 +121,6 @@ def gradient_function(
             return out.astype(x.dtype)
 
         return g_complex, "complex-step gradients of f"
-    h = rules.base_step("richardson", x.dtype) * np.maximum(1.0, np.abs(x.astype(np.float64)))
 
     def g_fd(p: Any) -> np.ndarray:
         flat = spec.flatten(p)
@@ -141,24 +144,72 @@ def gradient_function(
     return g_fd, "fourth-order central-difference gradients of f"
 
 
-def _complex_safe(f: Callable[[Any], Any], spec: ParamSpec, x: np.ndarray) -> bool:
-    """Does complex-step along a random direction agree with central differences?"""
-    u = np.random.default_rng(0).standard_normal(x.size)
-    ctype = np.complex128 if x.dtype == np.float64 else np.complex64
-    t = rules.eps(x.dtype) ** 1.5
+def checked_with_gradient(
+    f: Callable[[Any], Any],
+    grad: Callable[[Any], Any] | None,
+    spec: ParamSpec,
+    x: np.ndarray,
+    counter: list,
+    run: Callable[[Callable[[Any], np.ndarray]], Report],
+) -> tuple[Report, str, list]:
+    """``run(g)`` with the gradient ``g`` of :func:`gradient_function`: the report, what g is, and notes.
+
+    A failure with complex-step gradients of ``f`` is judged again with
+    finite-difference ones: complex-step is exact only where ``f`` is
+    analytic, and its vetting sees a non-analytic part (an ``np.real``, a
+    ``max``) only down to the finite differences' resolution, while a
+    Hessian differentiates that part once more.
+    """
+    g, what = gradient_function(f, grad, spec, x, counter)
+    report = run(g)
+    if grad is not None or report.ok or not what.startswith("complex"):
+        return report, what, []
+    g, what = gradient_function(f, grad, spec, x, counter, allow_complex=False)
+    return (
+        run(g),
+        what,
+        [
+            "with complex-step gradients of f the check failed, so it was repeated with finite-difference gradients "
+            "(complex-step is exact only where f is analytic); their verdict stands"
+        ],
+    )
+
+
+def _inner_setup(
+    f: Callable[[Any], Any], spec: ParamSpec, x: np.ndarray, counter: list, allow_complex: bool
+) -> tuple[bool, np.ndarray]:
+    """Is complex-step usable for the inner gradient, and the fourth-order steps if not.
+
+    Both come from the estimators themselves at ``x``: a Richardson estimate
+    (whose step ladder finds, per entry, a step where the estimate converged,
+    the steps the inner gradient then keeps) and a complex-step one; f is
+    taken as complex-safe when the two agree within the verdict's rule on
+    their combined bounds, as when a check resolves ``method="auto"``.
+    """
+    from ..errors import GradverifyError
+    from .numerical import estimate_gradient
+
+    def counted(p: Any) -> Any:
+        counter[0] += 1
+        return f(p)
+
+    point = spec.unflatten(x)
+    rich = estimate_gradient(counted, point, method="richardson", seed=0)
+    r_value = spec.flatten(rich.value, dtype=np.float64)
+    r_bound = spec.flatten(rich.bound, dtype=np.float64)
+    steps = np.abs(spec.flatten(rich.h, dtype=np.float64))
+    if not allow_complex:
+        return False, steps
     try:
-        value = np.asarray(f(spec.views(x.astype(ctype) + 1j * t * u.astype(ctype))))
-    except Exception:  # any refusal of complex input means: not complex-safe
-        return False
-    if value.size != 1 or value.dtype.kind != "c" or not np.isfinite(value).all():
-        return False
-    d_cs = float(np.imag(value.reshape(()))) / t
-    h = rules.base_step("central", x.dtype) * max(1.0, float(np.sqrt(np.mean(x.astype(np.float64) ** 2))))
-    up = float(f(spec.views((x + h * u).astype(x.dtype))))
-    down = float(f(spec.views((x - h * u).astype(x.dtype))))
-    d_fd = (up - down) / (2 * h)
-    scale = max(abs(d_fd), abs(d_cs), abs(up) + abs(down), 1e-300)
-    return abs(d_cs - d_fd) <= 1e3 * rules.eps(x.dtype) ** (2 / 3) * scale
+        cs = estimate_gradient(counted, point, method="complex")
+    except (GradverifyError, TypeError, ValueError, ArithmeticError):  # refused complex input: not complex-safe
+        return False, steps
+    c_value = spec.flatten(cs.value, dtype=np.float64)
+    c_bound = spec.flatten(cs.bound, dtype=np.float64)
+    safety = rules.SAFETY.get(x.dtype, 4.0)
+    floor = rules.FLOOR_FACTOR * rules.eps(x.dtype) * max(float(np.max(np.abs(r_value))), 1e-300)
+    agree = bool(np.all(np.abs(c_value - r_value) <= safety * (r_bound + c_bound) + floor))
+    return agree, steps
 
 
 # -- the second-order Taylor test ------------------------------------------------------------
