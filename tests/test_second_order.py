@@ -449,3 +449,19 @@ def test_transposed_and_wrong_blocks_of_one_array_are_named() -> None:
     assert r.pattern == "transpose" and "H[0:2, 3:5]" in r.diagnosis, str(r)
     r = gv.check_hessian(p["f"], scaled, p["x0"], grad=p["grad"], seed=0)
     assert r.pattern == "block" and "H[0:2, 3:6]" in r.diagnosis, str(r)
+
+
+def test_from_f_alone_complex_step_is_cross_checked() -> None:
+    # f drops the imaginary part of one term (np.real): complex-step misses that term's curvature, which
+    # float32 finite differences of the gradient cannot resolve either: inconclusive, never failed
+    S = np.array([[12.6, 0.0], [0.0, 0.1]], dtype=np.float32)
+    s = 10**1.5
+    x = (s * (np.linspace(-1, 1, 2) + 0.1)).astype(np.float32)
+    f = lambda x: 0.5 * x @ S @ x + np.sum(np.cos(np.real(x) / s))  # noqa: E731
+    hess = lambda x: S - np.diag(np.cos(x / s)) / s**2  # noqa: E731
+    report = gv.check_hessian(f, hess, x, seed=0)
+    assert not report.ok and report.outcome == "inconclusive", str(report)
+    assert "too coarse to resolve" in report.diagnosis
+    # where finite differences see the bug too, it fails
+    wrong = gv.check_hessian(f, lambda x: hess(x) + np.diag([0.0, 1.0]).astype(np.float32), x, seed=0)
+    assert not wrong.ok and getattr(wrong, "outcome", "failed") == "failed" and wrong.worst_index == (1, 1), str(wrong)

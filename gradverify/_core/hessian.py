@@ -30,6 +30,7 @@ from .second_parts import (
     checked_with_gradient,
     explain_hessian,
     make_report,
+    mark_inconclusive,
     outer_method,
     pair_location,
     pair_name,
@@ -204,7 +205,7 @@ def check_hessian(
             seed=seed, mode="full",
         )  # fmt: skip
 
-    report, what, repeated = checked_with_gradient(f, grad, spec, flat, f_calls if grad is None else [0], run)
+    report, what, repeated, unsure = checked_with_gradient(f, grad, spec, flat, f_calls if grad is None else [0], run)
     A, N, T = (_as_matrix(getattr(report, k), spec, n) for k in ("analytic", "numerical", "tolerance"))
     rows, fail, i, j = _hessian_rows(A, N, T, spec)
     notes = list(report.notes) + [taylor_note(order, used, grad is not None)] + repeated
@@ -218,7 +219,7 @@ def check_hessian(
         if found is not None:
             pattern, diagnosis = found
     shape = spec.shapes[0] * 2 if spec.kind == "array" else (n, n)
-    return replace_fields(
+    final = replace_fields(
         report,
         kind="hessian",
         worst_index=pair_location(spec, i, j),
@@ -233,6 +234,13 @@ def check_hessian(
         failures=int(fail.sum()) if not report.ok else 0,
         notes=notes,
         rows=rows,
+    )
+    return (
+        mark_inconclusive(
+            final, unsure, "pass grad= (the Hessian is then the Jacobian of your gradient), or check that f is analytic"
+        )
+        if unsure
+        else final
     )
 
 

@@ -26,6 +26,7 @@ from .second_parts import (
     cheap_rtol,
     checked_with_gradient,
     make_report,
+    mark_inconclusive,
     outer_method,
     replace_fields,
     taylor_note,
@@ -176,7 +177,7 @@ def check_hvp(
             safety=safety, seed=seed, mode="full",
         )  # fmt: skip
 
-    report, what, repeated = checked_with_gradient(f, grad, spec, flat, f_calls if grad is None else [0], run)
+    report, what, repeated, unsure = checked_with_gradient(f, grad, spec, flat, f_calls if grad is None else [0], run)
     A, N, T = (
         np.asarray(getattr(report, key), dtype=np.float64) / scales[None, :]
         for key in ("analytic", "numerical", "tolerance")
@@ -202,12 +203,19 @@ def check_hvp(
                 "wrong" if err[a, c] > T[a, c] else "",
             )
         )
-    return replace_fields(
+    final = replace_fields(
         report, kind="hvp", worst_index=(spec.locate(i), q), worst_name=f"(H v{q})[{spec.describe(i)}]",
         pattern=pattern, diagnosis=diagnosis, analytic=A, numerical=N, tolerance=T,
         evaluations=report.evaluations if grad is not None else f_calls[0], notes=notes, rows=rows,
         entries=int(A.size), failures=int(np.sum(err > T)) if not report.ok else 0,
     )  # fmt: skip
+    return (
+        mark_inconclusive(
+            final, unsure, "pass grad= (the Hessian is then the Jacobian of your gradient), or check that f is analytic"
+        )
+        if unsure
+        else final
+    )
 
 
 def _explain_hvp(

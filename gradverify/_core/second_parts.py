@@ -28,6 +28,7 @@ from .report import Report
 __all__ = [
     "cheap_rtol",
     "checked_with_gradient",
+    "mark_inconclusive",
     "explain_hessian",
     "gradient_function",
     "make_report",
@@ -151,28 +152,58 @@ def checked_with_gradient(
     x: np.ndarray,
     counter: list,
     run: Callable[[Callable[[Any], np.ndarray]], Report],
-) -> tuple[Report, str, list]:
-    """``run(g)`` with the gradient ``g`` of :func:`gradient_function`: the report, what g is, and notes.
+) -> tuple[Report, str, list, str | None]:
+    """``run(g)`` with the gradient ``g`` of :func:`gradient_function`: the report, what g is, notes, and
+    the words of an inconclusive verdict (None when it is not one).
 
-    A failure with complex-step gradients of ``f`` is judged again with
-    finite-difference ones: complex-step is exact only where ``f`` is
-    analytic, and its vetting sees a non-analytic part (an ``np.real``, a
-    ``max``) only down to the finite differences' resolution, while a
-    Hessian differentiates that part once more.
+    A failure with complex-step gradients of ``f`` is cross-checked with
+    finite-difference ones, as a full check cross-checks failing complex-step
+    entries: complex-step is exact only where ``f`` is analytic, and its
+    vetting sees a non-analytic part (an ``np.real``, a ``max``) only down to
+    the finite differences' resolution, while a Hessian differentiates that
+    part once more.  Where the two estimates disagree beyond both tolerances,
+    complex-step is not reliable and the finite-difference verdict stands;
+    where they agree, only an analytic ``f`` makes the complex-step failure
+    real, which cannot be told from outside: the check is inconclusive.
     """
     g, what = gradient_function(f, grad, spec, x, counter)
     report = run(g)
     if grad is not None or report.ok or not what.startswith("complex"):
-        return report, what, []
-    g, what = gradient_function(f, grad, spec, x, counter, allow_complex=False)
-    return (
-        run(g),
-        what,
-        [
-            "with complex-step gradients of f the check failed, so it was repeated with finite-difference gradients "
-            "(complex-step is exact only where f is analytic); their verdict stands"
-        ],
+        return report, what, [], None
+    g_fd, what_fd = gradient_function(f, grad, spec, x, counter, allow_complex=False)
+    again = run(g_fd)
+    if not again.ok:
+        note = "the failure was confirmed with finite-difference gradients of f, whose verdict is reported"
+        return again, what_fd, [note], None
+    N_c, T_c, N_f, T_f = (_values(getattr(r, k)) for r in (report, again) for k in ("numerical", "tolerance"))
+    failing = np.abs(_values(report.analytic) - N_c) > T_c
+    if np.any(np.abs(N_c - N_f)[failing] > (T_c + T_f)[failing]):
+        note = (
+            "complex-step gradients of f disagreed with finite-difference ones where the check failed (f is not "
+            "analytic there?), so finite-difference gradients were used; their verdict stands"
+        )
+        return again, what_fd, [note], None
+    words = (
+        "complex-step gradients of f see a mismatch that finite-difference gradients are too coarse to resolve "
+        "(their estimates agree within both tolerances); it is a bug if f is analytic (no np.real, abs, max, "
+        "comparisons), else an artefact of complex-step:"
     )
+    return report, what, [], words
+
+
+def mark_inconclusive(report: Report, words: str, suggestion: str) -> Report:
+    """The report as inconclusive (``ok`` False), with ``words`` before its diagnosis."""
+    diagnosis = f"{words} {report.diagnosis}" if report.diagnosis else words
+    out = replace_fields(report, outcome="inconclusive", ok=False, diagnosis=diagnosis, suggestion=suggestion)
+    if not hasattr(out, "outcome"):  # a Report without the third outcome: say it anyway
+        out.outcome = "inconclusive"  # type: ignore[attr-defined]
+    return out
+
+
+def _values(value: Any) -> np.ndarray:
+    """The leaves of a report's array or dict/tuple/list of arrays, as one flat float64 vector."""
+    leaves = list(value.values()) if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+    return np.concatenate([np.asarray(leaf, dtype=np.float64).ravel() for leaf in leaves])
 
 
 def _inner_setup(
