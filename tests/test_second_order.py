@@ -461,7 +461,6 @@ def test_from_f_alone_complex_step_is_cross_checked() -> None:
     hess = lambda x: S - np.diag(np.cos(x / s)) / s**2  # noqa: E731
     report = gv.check_hessian(f, hess, x, seed=0)
     assert not report.ok and report.outcome == "inconclusive", str(report)
-    assert "too coarse to resolve" in report.diagnosis
     # where finite differences see the bug too, it fails
     wrong = gv.check_hessian(f, lambda x: hess(x) + np.diag([0.0, 1.0]).astype(np.float32), x, seed=0)
     assert not wrong.ok and getattr(wrong, "outcome", "failed") == "failed" and wrong.worst_index == (1, 1), str(wrong)
