@@ -144,8 +144,10 @@ def test_linear_maps_on_drawn_patterns(P, data):
     st.booleans(),
 )
 def test_no_false_alarm_on_right_second_derivatives_at_any_scale(S, log_c, log_x, dtype, with_grad, analytic):
-    # f = c (x.S.x / 2 + sum cos(x / s)): right Hessians and HVPs pass in float64 and are never
-    # failed in float32, with grad or from f alone, complex-safe or not (np.real drops the imaginary part)
+    # f = c (x.S.x / 2 + sum cos(x / s)): right Hessians and HVPs are never failed, with grad or from f
+    # alone, complex-safe or not (np.real drops the imaginary part); they pass in float64 except from a
+    # non-analytic f alone, whose gradient is estimated by finite differences: that gradient is noisy at
+    # about 1e-13 relative, and the engine may honestly find an entry too small to resolve (inconclusive)
     c, s = 10.0**log_c, 10.0**log_x
     x = (s * (np.linspace(-1, 1, S.shape[0]) + 0.1)).astype(dtype)
     S = S.astype(dtype)
@@ -159,4 +161,5 @@ def test_no_false_alarm_on_right_second_derivatives_at_any_scale(S, log_c, log_x
         gv.check_hvp(f, lambda x, v: hess(x) @ v, x, seed=0, **kw),
     ):
         outcome = getattr(report, "outcome", "passed" if report.ok else "failed")
-        assert report.ok if dtype == np.float64 else outcome != "failed", str(report)
+        must_pass = dtype == np.float64 and (with_grad or analytic)
+        assert report.ok if must_pass else outcome != "failed", str(report)
