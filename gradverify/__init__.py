@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from ._core.check import assert_grad, check_grad, check_jacobian, check_vjp
     from ._core.layer import check_layer
     from ._core.layer_report import LayerReport
+    from ._core.hessian import check_hessian
+    from ._core.hvp import check_hvp
     from ._core.numerical import (
         GradientEstimate,
         TaylorResult,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     )
     from ._core.report import Report
     from ._core.verification import VerifyResult, verifies, verify
+    from ._core.vjp_of_vjp import check_vjp_of_vjp
 
 __version__ = "0.1.0"
 
@@ -51,6 +54,9 @@ _LAZY = {
     "assert_grad": "_core.check",
     "check_layer": "_core.layer",
     "LayerReport": "_core.layer_report",
+    "check_hessian": "_core.hessian",
+    "check_hvp": "_core.hvp",
+    "check_vjp_of_vjp": "_core.vjp_of_vjp",
     "Report": "_core.report",
     "GradientEstimate": "_core.numerical",
     "TaylorResult": "_core.numerical",
@@ -82,9 +88,12 @@ __all__ = [
     "__version__",
     "assert_grad",
     "check_grad",
+    "check_hessian",
+    "check_hvp",
     "check_jacobian",
     "check_layer",
     "check_vjp",
+    "check_vjp_of_vjp",
     "estimate_gradient",
     "numerical_gradient",
     "numerical_jacobian",

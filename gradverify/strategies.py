@@ -638,3 +638,130 @@ def _datasets(draw, n_samples, n_features, n_classes, dtype, max_magnitude):
     X = draw(weights(shape=(n, d), dtype=dt, max_magnitude=max_magnitude))
     y = draw(hnp.arrays(np.int64, (n,), elements=st.integers(0, c - 1)))
     return X, y
+
+
+# ---------------------------------------------------------------------------
+# second derivatives and sparse Jacobians: symmetric and positive-definite
+# matrices, banded and random sparsity patterns
+# ---------------------------------------------------------------------------
+__all__ += ["symmetric_matrices", "positive_definite_matrices", "banded_patterns", "sparsity_patterns"]
+
+
+def _draw_side(draw: Any, n: Any, name: str = "n") -> int:
+    return _draw_int(draw, name, st.integers(1, 6) if n is None else n, minimum=1)
+
+
+def symmetric_matrices(
+    *, n: IntOrStrategy | None = None, dtype: Any = np.float64, max_magnitude: float = 1.0
+) -> SearchStrategy[np.ndarray]:
+    """Symmetric ``(n, n)`` matrices (Hessians of quadratics ``0.5 x.S.x``).
+
+    Parameters
+    ----------
+    n : int or strategy, optional
+        The side; ``integers(1, 6)`` by default.
+    dtype : np.float32 or np.float64
+    max_magnitude : float
+        Bound on every entry.
+
+    Shrinks towards the zero matrix of the smallest side.
+    """
+    return _symmetric_matrices(n, dtype, max_magnitude)
+
+
+@st.composite
+def _symmetric_matrices(draw, n, dtype, max_magnitude):
+    dt = _check_dtype(dtype)
+    max_magnitude = _check_real("max_magnitude", max_magnitude, positive=True)
+    side = _draw_side(draw, n)
+    A = draw(weights(shape=(side, side), dtype=np.float64, max_magnitude=max_magnitude))
+    return (np.triu(A) + np.triu(A, 1).T).astype(dt)  # the upper triangle mirrored: exactly symmetric
+
+
+def positive_definite_matrices(
+    *, n: IntOrStrategy | None = None, dtype: Any = np.float64, min_eigenvalue: float = 0.1, max_magnitude: float = 1.0
+) -> SearchStrategy[np.ndarray]:
+    """Symmetric positive-definite ``(n, n)`` matrices, ``B B^T / n + min_eigenvalue * I``.
+
+    Every eigenvalue is at least ``min_eigenvalue`` (in exact arithmetic; the
+    drawn matrix is exactly symmetric).  Shrinks towards
+    ``min_eigenvalue * I`` of the smallest side.
+    """
+    return _positive_definite_matrices(n, dtype, min_eigenvalue, max_magnitude)
+
+
+@st.composite
+def _positive_definite_matrices(draw, n, dtype, min_eigenvalue, max_magnitude):
+    dt = _check_dtype(dtype)
+    min_eigenvalue = _check_real("min_eigenvalue", min_eigenvalue, positive=True)
+    max_magnitude = _check_real("max_magnitude", max_magnitude, positive=True)
+    side = _draw_side(draw, n)
+    B = draw(weights(shape=(side, side), dtype=np.float64, max_magnitude=max_magnitude))
+    S = B @ B.T / side + min_eigenvalue * np.eye(side)
+    return (np.triu(S) + np.triu(S, 1).T).astype(dt)
+
+
+def banded_patterns(
+    *, n: IntOrStrategy | None = None, min_bandwidth: int = 0, max_bandwidth: int | None = None
+) -> SearchStrategy[np.ndarray]:
+    """Boolean ``(n, n)`` band patterns: True where ``-lower <= j - i <= upper``.
+
+    The lower and upper bandwidths are drawn separately from
+    ``[min_bandwidth, max_bandwidth]`` (``max_bandwidth`` defaults to
+    ``n - 1``).  Shrinks towards the diagonal of the smallest side.
+    """
+    return _banded_patterns(n, min_bandwidth, max_bandwidth)
+
+
+@st.composite
+def _banded_patterns(draw, n, min_bandwidth, max_bandwidth):
+    _check_int("min_bandwidth", min_bandwidth, minimum=0)
+    _check_int("max_bandwidth", max_bandwidth, minimum=0, allow_none=True)
+    _check_order("min_bandwidth", min_bandwidth, "max_bandwidth", max_bandwidth)
+    side = _draw_side(draw, n)
+    top = side - 1 if max_bandwidth is None else min(max_bandwidth, side - 1)
+    if min_bandwidth > top:
+        raise InvalidArgument(f"min_bandwidth={min_bandwidth} does not fit a side of n={side} (at most {side - 1})")
+    lower = draw(st.integers(min_bandwidth, top))
+    upper = draw(st.integers(min_bandwidth, top))
+    offset = np.arange(side)[None, :] - np.arange(side)[:, None]
+    return (offset >= -lower) & (offset <= upper)
+
+
+def sparsity_patterns(
+    *, shape: ShapeLike | None = None, density: float = 0.25, min_per_row: int = 0
+) -> SearchStrategy[np.ndarray]:
+    """Random boolean ``(m, n)`` patterns, each entry True with probability about ``density``.
+
+    Parameters
+    ----------
+    shape : (m, n), or a strategy, optional
+        ``shapes(min_dims=2, max_dims=2, min_side=1, max_side=8)`` by default.
+    density : float in (0, 1]
+    min_per_row : int
+        Every row gets at least this many True entries (at columns
+        ``i, i+1, ...`` modulo ``n``, so the minimum is a banded pattern).
+
+    Shrinks towards the pattern with only the forced entries.
+    """
+    return _sparsity_patterns(shape, density, min_per_row)
+
+
+@st.composite
+def _sparsity_patterns(draw, shape, density, min_per_row):
+    density = _check_real("density", density, positive=True)
+    if density > 1:
+        raise InvalidArgument(f"density={density!r} must be at most 1")
+    _check_int("min_per_row", min_per_row, minimum=0)
+    shape = _draw_shape(draw, shapes(min_dims=2, max_dims=2, min_side=1, max_side=8) if shape is None else shape)
+    if len(shape) != 2 or 0 in shape:
+        raise InvalidArgument(f"shape={shape!r} must be (m, n) with m, n >= 1")
+    m, n = shape
+    if min_per_row > n:
+        raise InvalidArgument(f"min_per_row={min_per_row} is larger than the number of columns n={n}")
+    k = max(1, round(1 / density))
+    # 0 shrinks to False: an entry is True only when its draw is the top value.
+    P = draw(hnp.arrays(np.int64, (m, n), elements=st.integers(0, k - 1))) == k - 1
+    for i in range(m):
+        P[i, (i + np.arange(min_per_row)) % n] = True
+    return P

@@ -345,6 +345,7 @@ def check_jacobian(
     budget: int | None = None,
     vectorized: bool = False,
     seed: int | None = None,
+    sparsity: Any = None,
 ) -> Report:
     """Check the Jacobian ``jac`` of an array function ``f`` at ``x``.
 
@@ -356,6 +357,10 @@ def check_jacobian(
         ``jac(x)`` of shape ``S + x.shape`` (for dict/tuple/list parameters,
         that structure with leaves ``S + leaf.shape``).
     x : array or dict/tuple/list of arrays
+    sparsity : bool array or scipy.sparse matrix, optional
+        The claimed nonzeros, shape ``(f(x).size, x.size)``; also taken from
+        ``jac(x)`` when it returns a scipy.sparse matrix.  Columns are then
+        grouped and the pattern itself is checked (:mod:`gradverify._core.sparse`).
     {options}
     Returns
     -------
@@ -369,6 +374,12 @@ def check_jacobian(
     >>> gv.check_jacobian(f, jac, np.array([0.5, 2.0]), seed=0).ok
     True
     """
+    from .sparse import sparse_route  # a sparse pattern (given, or jac's) takes the grouped check
+
+    options = dict(method=method, h=h, safety=safety, mode=mode, directions=directions, vectorized=vectorized, seed=seed)
+    routed, jac = sparse_route(f, jac, x, sparsity, options)
+    if routed is not None:
+        return routed
     spec, flat = _flat_point(x)
     holder: dict[str, tuple[int, ...]] = {}
 

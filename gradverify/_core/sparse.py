@@ -1,0 +1,346 @@
+"""Sparse Jacobians: columns grouped by colouring, and the claimed pattern checked, not trusted.
+
+Two columns of a Jacobian whose nonzeros never share a row can be estimated
+from one perturbation along their sum: each row of the product sees at most
+one of them.  A greedy colouring of the column intersection graph (columns
+are vertices, an edge joins two columns that share a row of the pattern;
+Curtis, Powell and Reid 1974) puts the columns in groups, so a check costs
+about (groups) or twice that calls instead of (columns).  Each group's
+product ``J d_g`` (``d_g`` the group's columns with seeded random weights in
+``[0.5, 1.5]``, scaled like the step rule) is one input of an ordinary
+:func:`~gradverify.check_jacobian` of ``t -> f(x + D t)``: the same
+estimators, bounds and verdict.
+
+The pattern itself is checked by the same products: a nonzero the pattern
+leaves out at ``(i, k)`` adds ``J[i, k] w_k`` to row ``i`` of the product of
+``k``'s group, where the claim predicts nothing (or only the pattern's own
+entry of that row), so every group product is a random probe of the
+pattern's complement in every row, and a missing nonzero fails like a wrong
+entry.  A failing product is localised by bisection over its group's columns
+(a few extra calls per level), down to the entries, which are named: inside
+the pattern (a wrong value) or outside it (a nonzero the pattern leaves out).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidArgument, ShapeMismatch
+from .matrices import _call_derivative, _flat_point
+from .report import Report, Row
+
+__all__ = ["group_columns", "sparse_route", "check_sparse_jacobian"]
+
+#: Entries named one by one when the check fails (bisection stops after them).
+MAX_NAMED = 5
+
+#: Parts a failing group is split into at each level of the localisation.
+SPLIT = 8
+
+
+def _issparse(value: Any) -> bool:
+    if "scipy.sparse" not in sys.modules:  # no scipy.sparse object can exist: skip the import
+        return False
+    try:
+        from scipy.sparse import issparse
+    except ImportError:  # pragma: no cover - scipy is a dependency
+        return False
+    return bool(issparse(value))
+
+
+def group_columns(pattern: np.ndarray) -> np.ndarray:
+    """Greedy colouring of the columns of a boolean ``(m, n)`` pattern.
+
+    Columns are taken in order; each gets the smallest group none of whose
+    columns shares a row with it.  A banded pattern of bandwidth ``b`` gets
+    ``b`` groups.
+
+    Examples
+    --------
+    >>> P = np.eye(5, dtype=bool) | np.eye(5, k=1, dtype=bool) | np.eye(5, k=-1, dtype=bool)
+    >>> group_columns(P).tolist()
+    [0, 1, 2, 0, 1]
+    """
+    m, n = pattern.shape
+    row_groups: list[set] = [set() for _ in range(m)]
+    groups = np.empty(n, dtype=np.int64)
+    cols = [np.flatnonzero(pattern[:, j]) for j in range(n)]
+    for j in range(n):
+        used: set = set()
+        for r in cols[j]:
+            used |= row_groups[r]
+        g = 0
+        while g in used:
+            g += 1
+        groups[j] = g
+        for r in cols[j]:
+            row_groups[r].add(g)
+    return groups
+
+
+def _pattern_matrix(sparsity: Any, m: int, n: int, out_shape: tuple, x_shape: tuple) -> np.ndarray:
+    """The pattern as a dense boolean (m, n), refused if misshapen."""
+    if _issparse(sparsity):
+        coo = sparsity.tocoo()
+        if coo.shape != (m, n):
+            raise ShapeMismatch(
+                f"sparsity has shape {coo.shape}, but f(x) has {m} entries and x has {n}: it must be ({m}, {n})"
+            )
+        P = np.zeros((m, n), dtype=bool)
+        P[coo.row, coo.col] = True
+        return P
+    arr = np.asarray(sparsity)
+    if arr.dtype.kind not in "biuf":
+        raise InvalidArgument(f"sparsity has dtype {arr.dtype}; a boolean array or a scipy.sparse matrix is expected")
+    allowed = list(dict.fromkeys([(m, n), tuple(out_shape) + tuple(x_shape)]))
+    if arr.shape not in allowed:
+        raise ShapeMismatch(
+            f"sparsity has shape {arr.shape}, but f(x) has shape {tuple(out_shape)} and x has shape {tuple(x_shape)}: "
+            f"it must be {' or '.join(map(str, allowed))}"
+        )
+    return arr.reshape(m, n) != 0
+
+
+def _claimed_matrix(value: Any, m: int, n: int, out_shape: tuple, x_shape: tuple) -> Any:
+    """The claimed Jacobian as (m, n): dense float64, or scipy.sparse CSR."""
+    if _issparse(value):
+        if value.shape != (m, n):
+            raise ShapeMismatch(f"jac(x) is a sparse matrix of shape {value.shape}; it must be ({m}, {n})")
+        J = value.tocsr().astype(np.float64)
+        if not np.all(np.isfinite(J.data)):
+            raise InvalidArgument("jac(x) contains NaN or inf; the analytic derivative must be finite")
+        return J
+    arr = np.asarray(value)
+    if arr.shape not in ((m, n), tuple(out_shape) + tuple(x_shape)):
+        raise ShapeMismatch(
+            f"jac(x) has shape {arr.shape}, but f(x) has shape {tuple(out_shape)} and x has shape {tuple(x_shape)}: "
+            f"it must be {tuple(out_shape) + tuple(x_shape)}"
+        )
+    if arr.dtype.kind not in "fiub":
+        raise InvalidArgument(f"jac(x) has dtype {arr.dtype}; a real numeric array is expected")
+    J = arr.astype(np.float64).reshape(m, n)
+    if not np.all(np.isfinite(J)):
+        raise InvalidArgument("jac(x) contains NaN or inf; the analytic derivative must be finite")
+    return J
+
+
+def _output_shape(claimed: Any, x_shape: tuple) -> tuple:
+    """The shape of f(x), read off the claimed Jacobian (no call of f needed)."""
+    shape = tuple(claimed.shape) if _issparse(claimed) else np.shape(claimed)
+    if _issparse(claimed) or len(shape) == 2 and len(x_shape) <= 1:
+        return shape[:1]
+    if len(shape) < len(x_shape) or shape[len(shape) - len(x_shape) :] != tuple(x_shape):
+        raise ShapeMismatch(f"jac(x) has shape {shape}; it must be f(x).shape + x.shape (x has shape {tuple(x_shape)})")
+    return shape[: len(shape) - len(x_shape)]
+
+
+def sparse_route(
+    f: Callable[[Any], Any], jac: Callable[[Any], Any], x: Any, sparsity: Any, options: dict
+) -> tuple[Report | None, Callable[[Any], Any]]:
+    """For check_jacobian: the sparse check's report when it applies, else None and ``jac``.
+
+    It applies when ``sparsity`` is given or ``jac(x)`` is a scipy.sparse
+    matrix; in the second case ``jac`` was called once here and the returned
+    ``jac`` hands back that value instead of calling it again.
+    """
+    if sparsity is None and isinstance(x, (dict, tuple, list)):
+        return None, jac
+    spec, flat = _flat_point(x)
+    value = _call_derivative(jac, spec, flat, (), "jac")
+    if sparsity is None and not _issparse(value):
+        return None, lambda p: value
+    if spec.kind != "array":
+        raise InvalidArgument("sparsity= applies to one array x; flatten dict/tuple/list parameters into one array")
+    return check_sparse_jacobian(f, value, flat, np.shape(x), sparsity, **options), jac
+
+
+def check_sparse_jacobian(
+    f: Callable[[Any], Any],
+    claimed: Any,
+    flat: np.ndarray,
+    x_shape: tuple,
+    sparsity: Any,
+    *,
+    method: str = "auto",
+    h: Any = None,
+    safety: float | None = None,
+    seed: int | None = None,
+    vectorized: bool = False,
+    **ignored: Any,
+) -> Report:
+    """The grouped check of a claimed sparse Jacobian (see the module notes)."""
+    from .check import check_jacobian
+    from .validate import valid_seed
+
+    if ignored.get("mode") not in (None, "full") or ignored.get("directions") is not None:
+        raise InvalidArgument("sparsity= uses its own grouped check; mode and directions do not apply")
+    seed = valid_seed(seed)
+    calls = [0]
+
+    def at(point: np.ndarray) -> np.ndarray:
+        calls[0] += point.shape[0] if point.ndim == 2 else 1
+        value = np.asarray(
+            f(point.reshape((point.shape[0],) + tuple(x_shape)) if point.ndim == 2 else point.reshape(x_shape))
+        )
+        return value.reshape(point.shape[0], -1) if point.ndim == 2 else value.reshape(-1)
+
+    out_shape, m, n = _output_shape(claimed, x_shape), 0, flat.size
+    m = int(np.prod(out_shape, dtype=np.int64))
+    P = _pattern_matrix(claimed if sparsity is None else sparsity, m, n, out_shape, x_shape)
+    J = _claimed_matrix(claimed, m, n, out_shape, x_shape)
+    Jd = J.toarray() if _issparse(J) else J
+    outside = (Jd != 0) & ~P
+    if outside.any():
+        i, j = np.argwhere(outside)[0]
+        raise InvalidArgument(
+            f"jac(x) is {Jd[i, j]:.6g} at ({i}, {j}), outside sparsity: the pattern must contain every nonzero of jac(x)"
+        )
+    groups = group_columns(P)
+    G = int(groups.max()) + 1
+    rng = np.random.default_rng(seed + 4)
+    weights = rng.uniform(0.5, 1.5, n) * np.maximum(1.0, np.abs(flat.astype(np.float64)))
+    xs = flat.astype(np.float64)
+
+    def probe(columns: list[np.ndarray]) -> Report:
+        D = np.zeros((n, len(columns)))
+        for q, cols in enumerate(columns):
+            D[cols, q] = weights[cols]
+        claim = J @ D
+
+        def along(t: np.ndarray) -> np.ndarray:
+            t = np.asarray(t)
+            moved = xs + t @ D.T if t.ndim == 2 else xs + D @ t
+            # complex t (complex-step) stays complex; real points are worked in x's dtype
+            return at(moved if np.iscomplexobj(moved) else moved.astype(flat.dtype))
+
+        return check_jacobian(
+            along, lambda t: np.asarray(claim), np.zeros(len(columns), dtype=flat.dtype), method=method, h=h,
+            safety=safety, seed=seed, mode="full", vectorized=vectorized,
+        )  # fmt: skip
+
+    members = [np.flatnonzero(groups == g) for g in range(G)]
+    first = probe(members)
+    grouped_calls = calls[0]
+    notes = [
+        f"{G} column groups (greedy colouring of the column intersection graph) for {n} columns: "
+        f"{grouped_calls} calls of f (a dense central check takes about {2 * n + 1})",
+        "the pattern is checked by the same products: every group product also probes the pattern's complement "
+        "in every row (a nonzero the pattern leaves out fails like a wrong entry)",
+    ] + list(first.notes)
+    named: list = []
+    if not first.ok:
+        A0, N0, T0 = _matrices(first, m, G)
+        for g in range(G):
+            rows = np.flatnonzero(np.abs(A0[:, g] - N0[:, g]) > T0[:, g])
+            if len(rows) and len(named) < MAX_NAMED:
+                _bisect(probe, members[g], rows, m, named, Jd, weights)
+    return _sparse_report(first, named, P, Jd, out_shape, x_shape, calls[0], notes, seed)
+
+
+def _matrices(report: Report, m: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return tuple(
+        np.asarray(getattr(report, key), dtype=np.float64).reshape(m, k)
+        for key in ("analytic", "numerical", "tolerance")
+    )  # type: ignore[return-value]
+
+
+def _bisect(
+    probe: Callable[[list], Report],
+    cols: np.ndarray,
+    rows: np.ndarray,
+    m: int,
+    named: list,
+    Jd: np.ndarray,
+    weights: np.ndarray,
+) -> None:
+    """Split the columns ``cols`` whose product fails at ``rows`` until single entries are found."""
+    if len(named) >= MAX_NAMED:
+        return
+    if len(cols) == 1:
+        j = int(cols[0])
+        report = probe([cols])
+        A, N, T = _matrices(report, m, 1)
+        for i in rows:
+            if abs(A[i, 0] - N[i, 0]) > T[i, 0] and len(named) < MAX_NAMED:
+                named.append((int(i), j, float(Jd[i, j]), float(N[i, 0] / weights[j]), float(T[i, 0] / weights[j])))
+        return
+    # Eight parts per level: each probe pays the estimator's fixed cost once
+    # (base value, noise walk, method vetting), so fewer, wider levels are cheaper.
+    parts = [part for part in np.array_split(cols, min(SPLIT, len(cols))) if len(part)]
+    report = probe(parts)
+    A, N, T = _matrices(report, m, len(parts))
+    for q, part in enumerate(parts):
+        bad = rows[np.abs(A[rows, q] - N[rows, q]) > T[rows, q]]
+        if len(bad):
+            _bisect(probe, part, bad, m, named, Jd, weights)
+
+
+def _entry(i: int, j: int, out_shape: tuple, x_shape: tuple) -> str:
+    oi = ", ".join(map(str, np.unravel_index(i, out_shape))) if out_shape else ""
+    xj = ", ".join(map(str, np.unravel_index(j, x_shape))) if x_shape else ""
+    return f"J[{oi}; {xj}]" if len(out_shape) > 1 or len(x_shape) > 1 else f"J[{i}, {j}]"
+
+
+def _sparse_report(
+    first: Report,
+    named: list,
+    P: np.ndarray,
+    Jd: np.ndarray,
+    out_shape: tuple,
+    x_shape: tuple,
+    calls: int,
+    notes: list,
+    seed: int,
+) -> Report:
+    from .second_parts import replace_fields
+
+    entries = int(P.sum())
+    if first.ok:
+        return replace_fields(
+            first, evaluations=calls, entries=entries, notes=notes, worst_index=None, worst_name=None,
+            analytic=Jd, numerical=None, tolerance=None, rows=[],
+        )  # fmt: skip
+    rows, words = [], []
+    pattern: str | None
+    diagnosis: str | None
+    for i, j, a, num, tol in named:
+        inside = bool(P[i, j])
+        note = "wrong" if inside else "not in pattern"
+        rows.append(Row(_entry(i, j, out_shape, x_shape), a, num, abs(a - num), tol, note))
+        words.append(
+            f"{_entry(i, j, out_shape, x_shape)} "
+            + (
+                "inside the pattern is wrong"
+                if inside
+                else f"is left out of the pattern but the true Jacobian is {num:.6g} there"
+            )
+        )
+    if named:
+        missing = [w for w, (i, j, *_) in zip(words, named) if not P[i, j]]
+        pattern = "pattern" if missing and len(missing) == len(named) else "entries"
+        diagnosis = "; ".join(words) + (
+            " (the claimed sparsity pattern misses a nonzero: scipy's check_derivative, which reuses the pattern, "
+            "would not compare it)"
+            if missing
+            else ""
+        )
+        i, j = named[0][0], named[0][1]
+        worst_index: Any = (i, j)
+        worst_name: Any = _entry(i, j, out_shape, x_shape)
+    else:
+        pattern, diagnosis, worst_index, worst_name = first.pattern, first.diagnosis, None, None
+    errors = {}
+    if named:  # the errors of the named entries, not of the (weighted) group products
+        errors = dict(
+            max_abs_error=max(abs(a - num) for _, _, a, num, _ in named),
+            max_rel_error=max(abs(a - num) / max(abs(a), abs(num), t) for _, _, a, num, t in named),
+        )
+    return replace_fields(
+        first, evaluations=calls, entries=entries, notes=notes, worst_index=worst_index, worst_name=worst_name,
+        pattern=pattern, diagnosis=diagnosis, failures=max(len(named), 1), analytic=Jd, numerical=None,
+        tolerance=None, rows=rows, **errors,
+    )  # fmt: skip

@@ -1,0 +1,169 @@
+"""Sparse Jacobians: grouped columns, entries inside the pattern, and the pattern itself checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import gradverify as gv
+from gradverify._core.sparse import group_columns
+
+
+def banded(n: int, bandwidth: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    A = np.zeros((n, n))
+    for k in range(-bandwidth, bandwidth + 1):
+        A += np.diag(rng.uniform(1.0, 2.0, n - abs(k)), k)
+    return A
+
+
+def problem(A: np.ndarray) -> tuple:
+    """f(x) = tanh(A x) + x**3, with its exact Jacobian diag(1 - tanh**2) A + diag(3 x**2)."""
+
+    def f(x: np.ndarray) -> np.ndarray:
+        return np.tanh(A @ x) + x**3
+
+    def jac(x: np.ndarray) -> np.ndarray:
+        return (1 - np.tanh(A @ x) ** 2)[:, None] * A + np.diag(3 * x**2)
+
+    return f, jac
+
+
+def tridiagonal_residual(calls: list) -> tuple:
+    """A vectorized tridiagonal residual (one point or a stack), counting its calls, with a sparse Jacobian."""
+
+    def f(X: np.ndarray) -> np.ndarray:
+        calls[0] += 1
+        X = np.asarray(X)
+        Y = 2 * X**2
+        Y[..., 1:] += X[..., :-1]
+        Y[..., :-1] -= X[..., 1:]
+        return np.sin(Y)
+
+    def jac(x: np.ndarray) -> Any:
+        y = 2 * x**2
+        y[1:] += x[:-1]
+        y[:-1] -= x[1:]
+        c = np.cos(y)
+        return sp.diags([c[1:], 4 * x * c, -c[:-1]], [-1, 0, 1], format="csr")
+
+    return f, jac
+
+
+# -- colouring ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bandwidth", [0, 1, 2, 5])
+def test_banded_patterns_get_2b_plus_1_groups_that_never_share_a_row(bandwidth: int) -> None:
+    P = banded(40, bandwidth) != 0
+    groups = group_columns(P)
+    assert groups.max() + 1 == 2 * bandwidth + 1
+    for g in range(groups.max() + 1):
+        assert P[:, groups == g].sum(axis=1).max() <= 1
+
+
+def test_random_patterns_groups_are_valid() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        P = rng.random((30, 25)) < 0.1
+        groups = group_columns(P)
+        for g in range(groups.max() + 1):
+            assert P[:, groups == g].sum(axis=1).max(initial=0) <= 1
+
+
+# -- the must-shows ----------------------------------------------------------------------------------
+
+
+def test_tridiagonal_n1000_in_at_most_10_calls() -> None:
+    calls = [0]
+    f, jac = tridiagonal_residual(calls)
+    x = np.random.default_rng(0).uniform(-1, 1, 1000)
+    report = gv.check_jacobian(f, jac, x, method="forward", vectorized=True, seed=0)
+    assert report.ok, str(report)
+    assert calls[0] <= 10, calls
+    assert report.entries == 3 * 1000 - 2
+    # the default method too: a constant number of calls, the same at n = 100 and 1000
+    counts = []
+    for n in (100, 1000):
+        calls[0] = 0
+        assert gv.check_jacobian(f, jac, x[:n], vectorized=True, seed=0).ok
+        counts.append(calls[0])
+    assert counts[0] == counts[1] <= 16, counts
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_correct_banded_jacobian_passes(dtype: Any) -> None:
+    A = banded(30, 2).astype(dtype)
+    f, jac = problem(A)
+    x = np.random.default_rng(1).uniform(-1, 1, 30).astype(dtype)
+    report = gv.check_jacobian(f, jac, x, sparsity=A != 0, seed=0)
+    assert report.ok, str(report)
+    assert "5 column groups" in report.notes[0]
+    assert gv.check_jacobian(f, lambda x: sp.csr_matrix(jac(x)), x, seed=0).ok
+
+
+def test_a_nonzero_left_out_of_the_pattern_fails_and_is_named() -> None:
+    A = banded(30, 2)
+    f, jac = problem(A)
+    x = np.random.default_rng(1).uniform(-1, 1, 30)
+    P = A != 0
+    P[7, 9] = False
+
+    def hand_written(x: np.ndarray) -> np.ndarray:
+        J = jac(x)
+        J[7, 9] = 0.0  # the hand-written Jacobian omits the entry its pattern omits
+        return J
+
+    for claimed, pattern in ((hand_written, P), (lambda x: sp.csr_matrix(hand_written(x)), None)):
+        report = gv.check_jacobian(f, claimed, x, sparsity=pattern, seed=0)
+        assert not report.ok, str(report)
+        assert report.worst_index == (7, 9) and report.pattern == "pattern", str(report)
+        assert "J[7, 9] is left out of the pattern" in report.diagnosis
+        assert report.rows[0].note == "not in pattern"
+
+
+def test_a_wrong_entry_inside_the_pattern_fails_and_is_named() -> None:
+    A = banded(30, 1)
+    f, jac = problem(A)
+    x = np.random.default_rng(1).uniform(-1, 1, 30)
+
+    def wrong(x: np.ndarray) -> np.ndarray:
+        J = jac(x)
+        J[12, 13] *= 1 + 1e-6
+        return J
+
+    report = gv.check_jacobian(f, wrong, x, sparsity=A != 0, seed=0)
+    assert not report.ok and report.worst_index == (12, 13), str(report)
+    assert "inside the pattern is wrong" in report.diagnosis
+
+
+# -- bad input ------------------------------------------------------------------------------------------
+
+
+def test_a_pattern_of_the_wrong_shape_is_a_clear_error() -> None:
+    A = banded(10, 1)
+    f, jac = problem(A)
+    x = np.zeros(10)
+    with pytest.raises(gv.ShapeMismatch, match=r"sparsity has shape \(10, 9\).*must be \(10, 10\)"):
+        gv.check_jacobian(f, jac, x, sparsity=np.ones((10, 9), bool))
+    with pytest.raises(gv.ShapeMismatch, match=r"sparsity has shape \(9, 10\)"):
+        gv.check_jacobian(f, jac, x, sparsity=sp.eye(9, 10))
+
+
+def test_a_jacobian_with_nonzeros_outside_its_pattern_is_refused() -> None:
+    A = banded(10, 1)
+    f, jac = problem(A)
+    with pytest.raises(gv.InvalidArgument, match=r"outside sparsity"):
+        gv.check_jacobian(f, jac, np.full(10, 0.1), sparsity=np.eye(10, dtype=bool))
+
+
+def test_sparsity_options_that_do_not_apply_are_refused() -> None:
+    A = banded(10, 1)
+    f, jac = problem(A)
+    with pytest.raises(gv.InvalidArgument, match="mode and directions"):
+        gv.check_jacobian(f, jac, np.zeros(10), sparsity=A != 0, mode="directional")
+    with pytest.raises(gv.InvalidArgument, match="one array x"):
+        gv.check_jacobian(lambda p: p["a"], lambda p: {"a": np.eye(2)}, {"a": np.zeros(2)}, sparsity=np.eye(2))
