@@ -58,12 +58,16 @@ def name_output(report: Report, label: str | None) -> Report:
     return report
 
 
-def combine(reports: Sequence[tuple[str, Report]], *, calls: int, notes: Sequence[str]) -> Report:
+def combine(
+    reports: Sequence[tuple[str, Report]], *, calls: int, notes: Sequence[str], same_entries: bool = False
+) -> Report:
     """Fold per-output reports into one: a failure first, then inconclusive, else the closest call.
 
     ``reports`` pairs a label (``"output 1"``) with its report; ``calls`` is the
     number of calls of the user's function actually made (shared evaluations
-    are counted once); ``notes`` are the adapter's own notes, put first.
+    are counted once); ``notes`` are the adapter's own notes, put first;
+    ``same_entries`` says the reports compare the same entries (two modes of
+    one derivative), so their counts are not added up.
     """
     rank = {"failed": 0, "inconclusive": 1, "passed": 2}
     chosen_label, chosen = min(reports, key=lambda lr: (rank[outcome_of(lr[1])], -_closeness(lr[1])))
@@ -72,9 +76,9 @@ def combine(reports: Sequence[tuple[str, Report]], *, calls: int, notes: Sequenc
         for label, r in reports
         if r is not chosen
     ]
-    chosen.notes = list(notes) + list(chosen.notes) + (["other outputs: " + "; ".join(others)] if others else [])
+    chosen.notes = list(notes) + list(chosen.notes) + (["also checked: " + "; ".join(others)] if others else [])
     chosen.evaluations = calls
-    if len(reports) > 1:
+    if len(reports) > 1 and not same_entries:
         chosen.entries = int(sum(r.entries for _, r in reports))
         chosen.failures = int(sum(r.failures for _, r in reports))
     return chosen

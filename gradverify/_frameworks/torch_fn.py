@@ -29,6 +29,9 @@ _HALF = (torch.float16, torch.bfloat16)
 
 def describe_fn(fn: Any) -> str:
     """A readable name for the checked function: ``fn (my_op)``."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, type) and issubclass(owner, torch.autograd.Function):
+        return f"fn ({owner.__name__}.apply)"
     name = getattr(fn, "__qualname__", None) or type(fn).__name__
     return f"fn ({name})"
 
