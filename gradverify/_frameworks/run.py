@@ -95,8 +95,12 @@ def check_outputs(
             used.append("vector-Jacobian product with a seeded random cotangent")
         reports.append((label or "output", name_output(report, label)))
     how = sorted(set(used))
-    done = [f"analytic side: the framework's own derivative ({', '.join(how)}; {derivative.passes[0]} passes)"]
+    done = [f"analytic side: the framework's own derivative ({', '.join(how)}; {_passes(derivative.passes[0])})"]
     return combine(reports, calls=cache.calls, notes=list(notes) + done)
+
+
+def _passes(count: int) -> str:
+    return f"{count} pass" if count == 1 else f"{count} passes"
 
 
 def _engine(options: dict) -> dict:

@@ -72,7 +72,7 @@ def prepare(fn: Any, inputs: Sequence[Any], *, reference: str | None = None) -> 
         for pname, p in module.named_parameters():
             if p.requires_grad:
                 slots.append(("param", pname, p))
-    for i, (name, value) in enumerate(zip(arg_names, inputs)):
+    for name, value in zip(arg_names, inputs):
         if isinstance(value, torch.Tensor) and value.requires_grad:
             slots.append(("arg", name, value))
         elif isinstance(value, torch.Tensor):
@@ -119,19 +119,20 @@ def prepare(fn: Any, inputs: Sequence[Any], *, reference: str | None = None) -> 
         notes.append(f"computed on {device}; the numerical side copies values to the CPU after each call")
     np_dtype = np.float64 if work == torch.float64 else np.float32
     point = [v.detach().to("cpu", work).numpy().astype(np_dtype, copy=True) for v in leaves]
-    positions = {i: n for i, (k, n, _) in enumerate(slots)}
     arg_slot = {name: j for j, (k, name, _) in enumerate(slots) if k == "arg"}
     params = {name: j for j, (k, name, _) in enumerate(slots) if k == "param"}
-    del positions
     buffers = dict(module.named_buffers()) if module is not None else {}
 
     def call(tensors: Sequence[torch.Tensor]) -> Any:
+        # Complex-step hands complex leaves: floating constants follow them, so
+        # that x @ w with x constant is not refused for mixing dtypes.
+        cast = tensors[0].dtype if tensors[0].is_complex() else (work if reference is not None else None)
         args = []
         for name, value in zip(arg_names, inputs):
             if name in arg_slot:
                 args.append(tensors[arg_slot[name]])
-            elif isinstance(value, torch.Tensor) and reference is not None and value.is_floating_point():
-                args.append(value.detach().to(work))
+            elif isinstance(value, torch.Tensor) and cast is not None and value.is_floating_point():
+                args.append(value.detach().to(cast))
             else:
                 args.append(value)
         if module is None:
