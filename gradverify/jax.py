@@ -43,7 +43,7 @@ def check(
     *args: Any,
     argnums: Any = None,
     modes: Any = "auto",
-    jit: bool = True,
+    jit: Any = "auto",
     method: str = "auto",
     h: Any = None,
     safety: float | None = None,
@@ -68,9 +68,10 @@ def check(
     modes : "auto" or sequence of {"rev", "fwd"}
         ``"auto"``: every mode the function supports.  Naming a mode the
         function does not support is an error.
-    jit : bool
+    jit : {"auto", True, False}
         Evaluate the numerical side through ``jax.jit`` (falls back to op by op
-        when tracing fails).
+        when tracing fails); ``"auto"`` jits above 200 differentiable entries,
+        where compiling costs less than dispatching op by op.
     method, h, safety, mode, directions, budget, seed, full_jacobian
         As for :func:`gradverify.torch.check`.
 

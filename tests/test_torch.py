@@ -17,9 +17,10 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="gradverify[torch] not installed (pip install torch==2.13.0)")
 
+from torch.autograd.gradcheck import GradcheckError  # noqa: E402
+
 import gradverify as gv  # noqa: E402
 import gradverify.torch as gvt  # noqa: E402
-from torch.autograd.gradcheck import GradcheckError  # noqa: E402
 
 SMALL = 1e-4  # the relative size of the "missing term" bug
 

@@ -24,6 +24,9 @@ from .run import Derivative
 
 __all__ = ["Prepared", "prepare", "MODE_NAMES"]
 
+#: Above this many differentiable entries the numerical side is jitted by default.
+JIT_ENTRIES = 200
+
 MODE_NAMES = {"rev": "reverse mode (jax.vjp)", "fwd": "forward mode (jax.jvp)"}
 
 
@@ -48,7 +51,7 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
 
 
-def prepare(fn: Callable, args: Sequence[Any], *, argnums: Any, modes: Any, jit: bool) -> Prepared:
+def prepare(fn: Callable, args: Sequence[Any], *, argnums: Any, modes: Any, jit: Any) -> Prepared:
     label = f"fn ({getattr(fn, '__qualname__', None) or getattr(fn, '__name__', type(fn).__name__)})"
     arg_names = _arg_names(fn, len(args))
     chosen = _argnums(argnums, len(args))
@@ -96,6 +99,10 @@ def prepare(fn: Callable, args: Sequence[Any], *, argnums: Any, modes: Any, jit:
             raise InvalidArgument(f"{label} returned {', '.join(kinds)}; it must return an array or a pytree of arrays")
         return out_leaves
 
+    if jit == "auto":
+        # Compiling costs ~0.3 s per dtype (real and complex); op-by-op dispatch
+        # costs ~1 ms a call, and a check makes a few calls per entry.
+        jit = sum(a.size for a in point) > JIT_ENTRIES
     evaluate = jax.jit(of_diff) if jit else of_diff
     probe_value = of_diff(*[jnp.asarray(a) for a in point])
     out_paths, _ = jax.tree_util.tree_flatten_with_path(probe_value)
