@@ -161,3 +161,9 @@ def test_bad_input():
         gvj.check(jnp.sin, jnp.ones(2), modes=("backward",))
     with pytest.raises(gv.InvalidArgument, match="argnums=5"):
         gvj.check(jnp.sin, jnp.ones(2), argnums=5)
+
+
+def test_the_pytest_fixture_checks_jax_functions(gradcheck):
+    assert gradcheck.jax(stable_logsumexp(), EXTREME).ok
+    with pytest.raises(gv.GradientMismatch, match=r"x\[2\]"):
+        gradcheck.jax(stable_logsumexp(broken=True), EXTREME)

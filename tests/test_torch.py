@@ -203,28 +203,28 @@ def test_a_dropout_module_in_training_mode_is_named_non_deterministic():
 
 
 @pytest.fixture(params=["torch", "gradverify"])
-def gradcheck(request):
+def gradchecks(request):
     """The same tests run against torch.autograd.gradcheck and gradverify.torch.gradcheck."""
     if request.param == "torch":
         return torch.autograd.gradcheck, torch.autograd.gradgradcheck
     return gvt.gradcheck, gvt.gradgradcheck
 
 
-def test_dropin_correct_op_passes(gradcheck):
-    check, _ = gradcheck
+def test_dropin_correct_op_passes(gradchecks):
+    check, _ = gradchecks
     assert check(make_op(), point(torch.float64), eps=1e-6, atol=1e-4)
     assert check(torch.sigmoid, torch.randn(5, dtype=torch.float64, requires_grad=True))
 
 
-def test_dropin_wrong_op_raises_gradcheck_error(gradcheck):
-    check, _ = gradcheck
+def test_dropin_wrong_op_raises_gradcheck_error(gradchecks):
+    check, _ = gradchecks
     with pytest.raises(GradcheckError):
         check(make_op("factor"), point(torch.float64))
     assert check(make_op("entry"), point(torch.float64), raise_exception=False) is False
 
 
-def test_dropin_gradgradcheck(gradcheck):
-    _, gradgrad = gradcheck
+def test_dropin_gradgradcheck(gradchecks):
+    _, gradgrad = gradchecks
     x = torch.randn(4, dtype=torch.float64, requires_grad=True)
     assert gradgrad(torch.tanh, (x,))
     assert gradgrad(make_op(), point(torch.float64))
@@ -244,8 +244,8 @@ class CubeDetached(torch.autograd.Function):
         return g * 3 * x.detach() ** 2
 
 
-def test_gradgradcheck_catches_a_backward_that_is_not_differentiable(gradcheck):
-    check, gradgrad = gradcheck
+def test_gradgradcheck_catches_a_backward_that_is_not_differentiable(gradchecks):
+    check, gradgrad = gradchecks
     x = torch.randn(3, dtype=torch.float64, requires_grad=True)
     assert check(CubeDetached.apply, (x,))
     with pytest.raises(GradcheckError):
@@ -350,3 +350,10 @@ def test_import_gradverify_and_the_plugin_import_neither_torch_nor_jax(tmp_path)
         cwd=tmp_path,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_the_pytest_fixture_checks_torch_functions(gradcheck):
+    report = gradcheck.torch(make_op(), *point(torch.float64))
+    assert report.ok
+    with pytest.raises(gv.GradientMismatch, match=r"b\[1, 2\] of output 1"):
+        gradcheck.torch(make_op("entry"), *point(torch.float64))
