@@ -21,7 +21,9 @@ Tools: torch.autograd.gradcheck with its defaults (eps 1e-6, atol 1e-5,
 rtol 1e-3) and with fast_mode=True; gradverify.torch.check; jax's
 check_grads(order=1, modes=("rev",)) with its defaults (a custom_vjp has no
 forward mode, so "rev" is the mode every function here supports);
-gradverify.jax.check (jit=False, so that calls are counted).
+gradverify.jax.check (jit=False, so that calls are counted); for float32
+torch inputs also gradverify.torch.check(..., reference="float64"), which
+checks the same function with both sides promoted to float64.
 
 Run:  python benchmarks/frameworks.py                 (the README table)
       python benchmarks/frameworks.py --points 2 --bugs 1   (a quick look)
@@ -192,6 +194,10 @@ def run_torch(args: argparse.Namespace, tally: Tally) -> None:
         f, box = counted(fn)
         report = gvt.check(f, x, seed=seed)
         out["gradverify.torch"] = (outcome_of(report), box[0])
+        if x.dtype == torch.float32:  # the same float32 function, both sides promoted to float64
+            f, box = counted(fn)
+            report = gvt.check(f, x, reference="float64", seed=seed)
+            out["gradverify.torch reference='float64'"] = (outcome_of(report), box[0])
         return out
 
     for fname, (fn, make) in torch_functions().items():
@@ -330,7 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     sections = []
     if args.only in (None, "torch"):
         run_torch(args, tally)
-        sections.append(("PyTorch", ["torch gradcheck", "torch gradcheck fast_mode", "gradverify.torch"]))
+        sections.append(
+            ("PyTorch", ["torch gradcheck", "torch gradcheck fast_mode", "gradverify.torch", "gradverify.torch reference='float64'"])
+        )
     if args.only in (None, "jax"):
         run_jax(args, tally)
         sections.append(("JAX", ["jax check_grads", "gradverify.jax"]))

@@ -357,3 +357,39 @@ def test_the_pytest_fixture_checks_torch_functions(gradcheck):
     assert report.ok
     with pytest.raises(gv.GradientMismatch, match=r"b\[1, 2\] of output 1"):
         gradcheck.torch(make_op("entry"), *point(torch.float64))
+
+
+def test_half_precision_is_checked_through_a_float64_reference():
+    x = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float16, requires_grad=True)
+    with pytest.raises(gv.InvalidArgument, match="reference='float64'"):
+        gvt.check(torch.sin, x)
+    report = gvt.check(torch.sin, x, reference="float64", seed=0)
+    assert report.ok and report.dtype == "float64"
+    assert not gvt.check(make_scaled_tanh(1 + 1e-4), x, reference="float64", seed=0).ok
+
+
+def test_hypothesis_draws_tensors_through_the_strategies_and_shrinks_a_failure():
+    from hypothesis import given, settings
+
+    from gradverify import strategies as gst
+
+    tensors = gst.weights(shape=gst.shapes(min_dims=1, max_dims=2, max_side=4), max_magnitude=3.0).map(
+        lambda a: torch.from_numpy(a).requires_grad_()
+    )
+    seen = []
+
+    @settings(max_examples=5, deadline=None, database=None, derandomize=True)
+    @given(tensors)
+    def holds(x):
+        assert gvt.check(make_scaled_tanh(1.0), x, seed=0).ok
+
+    @settings(max_examples=5, deadline=None, database=None, derandomize=True)
+    @given(tensors)
+    def fails(x):
+        seen.append(x.numel())
+        assert gvt.check(make_scaled_tanh(1 + 1e-4), x, seed=0).ok
+
+    holds()
+    with pytest.raises(AssertionError):
+        fails()
+    assert min(seen) == 1  # shrunk to the smallest tensor that still fails
