@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import importlib.util
 
+
+def _absent(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is None
+    except (ImportError, ValueError):
+        return True
+
+
 collect_ignore = []
-if importlib.util.find_spec("torch") is None:
+if _absent("torch"):
     collect_ignore += ["gradverify/torch.py", "gradverify/_frameworks/torch_fn.py"]
-if importlib.util.find_spec("jax") is None:
+if _absent("jax"):
     collect_ignore += ["gradverify/jax.py", "gradverify/_frameworks/jax_fn.py"]
