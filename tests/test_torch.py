@@ -392,4 +392,4 @@ def test_hypothesis_draws_tensors_through_the_strategies_and_shrinks_a_failure()
     holds()
     with pytest.raises(AssertionError):
         fails()
-    assert min(seen) == 1  # shrunk to the smallest tensor that still fails
+    assert min(seen) == 1, seen  # shrunk to the smallest tensor that still fails
