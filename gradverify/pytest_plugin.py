@@ -426,6 +426,20 @@ class GradCheck:
 
         return report
 
+    def torch(self, fn: Callable[..., Any], *inputs: Any, **options: Any) -> Report:
+        """Check torch's backward of ``fn`` (a function or ``nn.Module``); see :func:`gradverify.torch.check`."""
+        __tracebackhide__ = True
+        from .torch import check  # imports torch: only when a test asks for it
+
+        return self._judge(check(fn, *inputs, **self._options(options, verify=False)))
+
+    def jax(self, fn: Callable[..., Any], *args: Any, **options: Any) -> Report:
+        """Check JAX's derivatives of ``fn`` (custom_vjp/custom_jvp included); see :func:`gradverify.jax.check`."""
+        __tracebackhide__ = True
+        from .jax import check  # imports jax: only when a test asks for it
+
+        return self._judge(check(fn, *args, **self._options(options, verify=False)))
+
     def verify(self, f: Callable[..., Any], grad: Callable[..., Any], inputs: Any, **options: Any) -> Any:
         """Check ``grad`` on Hypothesis-drawn ``inputs``; see :func:`gradverify.verify`.
 
