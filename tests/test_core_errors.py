@@ -188,3 +188,189 @@ def test_vectorized_function_with_wrong_output_shape():
 def test_an_empty_point_is_refused():
     with pytest.raises(gv.InvalidArgument, match="no entries"):
         gv.check_grad(np.sum, np.ones_like, np.zeros(0))
+
+
+# -- what the attacks of issue 11 (D) found ---------------------------------------------------------
+
+X30 = np.linspace(1.0, 2.0, 30)
+
+
+def _returns_at_entry(value, entry=5, out=None):
+    """f = sum(x**3) (or x**2 when ``out``), except at points that move entry ``entry`` alone."""
+
+    def f(x):
+        moved = np.flatnonzero(x != X30)
+        if len(moved) == 1 and moved[0] == entry:
+            return value
+        return x**2 if out else np.sum(x**3)
+
+    return f
+
+
+@pytest.mark.parametrize(
+    "value, fragment",
+    [("abc", "str 'abc'"), ({"a": 1}, "dict {'a': 1}"), (10**400, "401 digits"), (None, "None")],
+)
+@pytest.mark.parametrize("method", ["central", "forward", "richardson"])
+def test_f_returning_a_non_number_mid_sweep_is_named_at_its_point(value, fragment, method):
+    with pytest.raises(gv.InvalidArgument) as info:
+        gv.check_grad(_returns_at_entry(value), lambda x: 3 * x**2, X30, method=method, seed=0)
+    message = str(info.value)
+    assert type(info.value) is gv.InvalidArgument  # not NonFiniteValue: None is not "nan"
+    assert message.startswith("f returned") and fragment in message and "x[5]" in message, message
+
+
+def test_f_returning_a_non_number_mid_sweep_of_a_vectorized_f_is_named():
+    def stacked(x):
+        out = np.sum(x**3, axis=-1).astype(object)
+        out[np.flatnonzero(np.sum(x != X30, axis=-1) == 1)[:1]] = "abc"
+        return out
+
+    with pytest.raises(gv.InvalidArgument, match="str 'abc'"):
+        gv.check_grad(stacked, lambda x: 3 * x**2, X30, method="central", vectorized=True, seed=0)
+
+
+def test_a_wrong_output_shape_is_reported_where_it_happens():
+    with pytest.raises(gv.InvalidArgument, match=r"shape \(2,\) at x \+ h\*e\[x\[5\]\]"):
+        gv.check_grad(_returns_at_entry(np.ones(2)), lambda x: 3 * x**2, X30, method="central", seed=0)
+    with pytest.raises(gv.InvalidArgument, match=r"shape \(2,\) at x \+ h\*e\[x\[5\]\]"):
+        gv.check_jacobian(_returns_at_entry(np.ones(2), out=True), lambda x: np.diag(2 * x), X30, method="central")
+
+
+def test_a_size_one_output_is_not_broadcast_over_a_wrong_shape():
+    # out[k] = value would broadcast an array of one entry over a row silently.
+    with pytest.raises(gv.InvalidArgument, match=r"shape \(1,\)"):
+        gv.check_jacobian(_returns_at_entry(np.ones(1), out=True), lambda x: np.diag(2 * x), X30, method="central")
+
+
+@pytest.mark.parametrize("message", ["mine", "my shape is wrong", "setting an array element"])
+def test_the_users_own_error_propagates_as_theirs(message):
+    def f(x):
+        if np.count_nonzero(x != X30) == 1:
+            raise ValueError(message)
+        return np.sum(x**3)
+
+    calls = [
+        lambda: gv.check_grad(f, lambda x: 3 * x**2, X30, method="central", seed=0),
+        lambda: gv.check_jacobian(lambda x: np.atleast_1d(f(x)), lambda x: (3 * x**2)[None], X30, method="central"),
+    ]
+    for call in calls[:2]:
+        with pytest.raises(ValueError) as info:
+            call()
+        assert not isinstance(info.value, gv.GradverifyError) and str(info.value) == message
+
+
+def test_grad_returning_value_and_gradient_is_named_so():
+    with pytest.raises(gv.ShapeMismatch) as info:
+        gv.check_grad(f, lambda x: (f(x), grad(x)), X, seed=0)
+    assert "grad(x)" in str(info.value) and "(value, gradient)" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda: gv.check_grad(3, grad, X), "f=3 is not callable"),
+        (lambda: gv.check_grad(f, "grad", X), "grad='grad' is not callable"),
+        (lambda: gv.check_vjp(f, None, X), "vjp=None is not callable"),
+        (lambda: gv.check_jacobian(f, [1], X), "jac=[1] is not callable"),
+        (lambda: gv.check_grad(f, grad, X, h="abc"), "h='abc'"),
+        (lambda: gv.check_grad(f, grad, X, h=0.0), "h=0.0"),
+        (lambda: gv.check_grad(f, grad, X, h=[1e-3, 1e-3]), "h has 2 entries"),
+        (lambda: gv.check_grad(f, grad, X, safety="4"), "safety='4'"),
+        (lambda: gv.check_grad(f, grad, X, safety=np.inf), "safety=inf"),
+        (lambda: gv.check_grad(f, grad, X, seed=-1), "seed=-1"),
+        (lambda: gv.check_grad(f, grad, X, directions=True), "directions=True"),
+        (lambda: gv.check_grad(f, grad, X, vectorized="yes"), "vectorized='yes'"),
+        (lambda: gv.check_vjp(np.sin, lambda x, c: np.cos(x) * c, X, cotangent="abc"), "cotangent='abc'"),
+        (lambda: gv.check_vjp(np.sin, lambda x, c: np.cos(x) * c, X, cotangent=np.ones(2)), "cotangent has shape"),
+        (lambda: gv.estimate_gradient(f, X, method="fast"), "method='fast'"),
+        (lambda: gv.estimate_gradient(f, X, h="abc"), "h='abc'"),
+        (lambda: gv.estimate_gradient(f, X, seed=-1), "seed=-1"),
+        (lambda: gv.numerical_gradient("f", X), "f='f' is not callable"),
+        (lambda: gv.taylor_test(f, grad, X, seed=-1), "seed=-1"),
+        (lambda: gv.taylor_test(f, grad, X, steps=1), "steps=1"),
+        (lambda: gv.taylor_test(f, 2, X), "grad=2 is not callable"),
+    ],
+)
+def test_bad_arguments_name_the_argument_and_the_value_before_f_runs(call, fragment):
+    with pytest.raises(gv.InvalidArgument) as info:
+        call()
+    assert fragment in str(info.value)
+
+
+def test_bad_options_are_refused_before_any_user_function_is_called():
+    calls = []
+
+    def counting(x):
+        calls.append(1)
+        return np.sum(x**3)
+
+    for bad in ({"h": "abc"}, {"safety": "4"}, {"seed": -1}, {"method": "x"}, {"names": ["a"]}):
+        with pytest.raises(gv.InvalidArgument):
+            gv.check_grad(counting, grad, X, **bad)
+    assert calls == []
+
+
+def test_an_output_shape_that_changes_in_check_vjp_is_named():
+    def f(x):
+        return np.concatenate([x**2, [1.0]]) if np.count_nonzero(x != X30) == 1 else x**2
+
+    with pytest.raises(gv.InvalidArgument, match=r"shape \(31,\) \(it had shape \(30,\) at x\) at x \+ h"):
+        gv.check_vjp(f, lambda x, c: 2 * x * c, X30, method="central", seed=0)
+    # Of size 1: broadcasting against the cotangent would have hidden it.
+    g = lambda x: np.ones(1) if np.count_nonzero(x != X30) == 1 else x**2  # noqa: E731
+    with pytest.raises(gv.InvalidArgument, match=r"shape \(1,\)"):
+        gv.check_vjp(g, lambda x, c: 2 * x * c, X30, method="central", seed=0)
+
+
+@pytest.mark.parametrize("method", ["central", "forward", "richardson", "auto"])
+def test_f_returning_complex_for_real_input_is_refused_not_truncated(method):
+    with pytest.raises(gv.InvalidArgument, match="complex value"):
+        gv.check_grad(lambda x: np.sum(x**2) + 1j * np.sum(x), lambda x: 2 * x, X, method=method, seed=0)
+    # complex only away from x: found in the sweep
+    g = lambda x: np.sum(x**2) + 1j * np.sum(x - X)  # noqa: E731
+    with pytest.raises(gv.InvalidArgument, match="complex value"):
+        gv.check_grad(g, lambda x: 2 * x, X, method=method, seed=0)
+
+
+def test_f_returning_complex_with_no_imaginary_part_is_a_real_function():
+    report = gv.check_grad(lambda x: np.sum(x**2).astype(complex), lambda x: 2 * x, X, method="central", seed=0)
+    assert report.ok
+
+
+def test_taylor_test_refuses_a_zero_direction_and_judges_a_short_sweep():
+    wrong = lambda x: 0 * x  # noqa: E731
+    with pytest.raises(gv.InvalidArgument, match="direction is zero"):
+        gv.taylor_test(f, wrong, X, direction=np.zeros(3))
+    with pytest.raises(gv.NonFiniteValue, match="direction"):
+        gv.taylor_test(f, wrong, X, direction=np.array([1.0, np.nan, 0.0]))
+    assert gv.taylor_test(f, grad, X, steps=2).ok
+    assert not gv.taylor_test(f, lambda x: 2 * x**2, X, steps=2).ok
+
+
+def test_complex_step_on_a_function_that_is_not_analytic_is_refused():
+    # x * conj(x) takes complex input, and its complex step is exactly 0.
+    with pytest.raises(gv.NotComplexSafe):
+        gv.estimate_gradient(lambda x: np.sum(x * np.conj(x)), X, method="complex")
+    est = gv.estimate_gradient(lambda x: np.sum(x**2), X, method="complex")
+    np.testing.assert_allclose(est.value, 2 * X, rtol=1e-14)
+
+
+def test_namedtuple_parameters_reach_f_and_grad_as_themselves():
+    import collections
+
+    Params = collections.namedtuple("Params", "w b")
+    seen = set()
+
+    def loss(p):
+        seen.add(type(p))
+        return np.sum(p.w**2) + np.sum(p.b)
+
+    def dloss(p):
+        seen.add(type(p))
+        return Params(2 * p.w, np.ones_like(p.b))
+
+    report = gv.check_grad(loss, dloss, Params(np.ones(2), np.zeros(3)), seed=0)
+    assert report.ok and seen == {Params}
+    broken = gv.check_grad(loss, lambda p: Params(2 * p.w, 2 * np.ones_like(p.b)), Params(np.ones(2), np.zeros(3)))
+    assert not broken.ok and broken.worst_name.startswith("b[")
