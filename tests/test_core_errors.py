@@ -374,3 +374,54 @@ def test_namedtuple_parameters_reach_f_and_grad_as_themselves():
     assert report.ok and seen == {Params}
     broken = gv.check_grad(loss, lambda p: Params(2 * p.w, 2 * np.ones_like(p.b)), Params(np.ones(2), np.zeros(3)))
     assert not broken.ok and broken.worst_name.startswith("b[")
+
+
+# -- one structure check, one error type ---------------------------------------------------------------
+
+
+def _mlp_like_loss(p):
+    return np.sum(p["W"] ** 2) + np.sum(np.sin(p["b"]))
+
+
+def _mlp_like_grad(p):
+    return {"W": 2 * p["W"], "b": np.cos(p["b"])}
+
+
+@pytest.mark.parametrize(
+    "broken, fragment",
+    [
+        (lambda p: {"W": 2 * p["W"], "bias": np.cos(p["b"])}, "unexpected ['bias']"),
+        (lambda p: {"W": 2 * p["W"]}, "missing ['b']"),
+        (lambda p: {"W": 2 * p["W"], "b": np.cos(p["b"])[:1]}, "grad(x)['b'] has shape (1,)"),
+        (lambda p: [2 * p["W"], np.cos(p["b"])], "is a list of length 2, expected a dict"),
+        (lambda p: {"W": 2 * p["W"], "b": None}, "grad(x)['b'] is None"),
+    ],
+)
+def test_every_structure_fault_of_a_derivative_is_one_shape_mismatch(broken, fragment):
+    x = {"W": np.ones((2, 2)), "b": np.zeros(2)}
+    with pytest.raises(gv.ShapeMismatch) as info:
+        gv.check_grad(_mlp_like_loss, broken, x, seed=0)
+    assert fragment in str(info.value)
+
+
+def test_verify_handles_a_wrong_dict_key_like_a_wrong_shape():
+    from gradverify import strategies as gst
+
+    inputs = gst.params(layout={"W": ("D", "D"), "b": ("D",)}, max_side=3, max_magnitude=2.0)
+
+    def renamed_when_wide(p):
+        g = _mlp_like_grad(p)
+        if p["b"].size >= 2:
+            g["bias"] = g.pop("b")
+        return g
+
+    def short_when_wide(p):
+        g = _mlp_like_grad(p)
+        if p["b"].size >= 2:
+            g["b"] = g["b"][:1]
+        return g
+
+    for broken in (renamed_when_wide, short_when_wide):
+        result = gv.verify(_mlp_like_loss, broken, inputs, max_examples=30, seed=0)
+        assert not result.ok and isinstance(result.error, gv.ShapeMismatch), str(result)
+        assert result.counterexample["b"].shape == (2,)  # shrunk to the smallest input that breaks it
