@@ -168,7 +168,7 @@ def diagnose(
         sl = slice(int(spec.offsets[leaf]), int(spec.offsets[leaf + 1]))
         if not failing[sl].any():
             continue
-        leaf_name = "x" if spec.kind == "array" else spec.describe(int(spec.offsets[leaf])).split("[")[0]
+        leaf_name = spec.label(leaf)  # "x", a dict key, a given name, or args[i]
         found = _explain_leaf(A[sl], N[sl], tol[sl], xs[sl], shape, leaf_name)
         if found is None:
             unexplained = True
