@@ -425,3 +425,53 @@ def test_verify_handles_a_wrong_dict_key_like_a_wrong_shape():
         result = gv.verify(_mlp_like_loss, broken, inputs, max_examples=30, seed=0)
         assert not result.ok and isinstance(result.error, gv.ShapeMismatch), str(result)
         assert result.counterexample["b"].shape == (2,)  # shrunk to the smallest input that breaks it
+
+
+# -- a vectorized f that writes into its stack ------------------------------------------------------
+
+
+def _writes_into_stack(when):
+    def stacked(x):
+        value = np.sum(x**3, axis=-1)
+        if when(x):
+            x[..., -1] += 1.0  # e.g. an in-place normalisation of the batch
+        return value
+
+    return stacked
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        lambda x: True,  # at every call, the first one at x included
+        lambda x: x.shape[0] > 1,  # only in stacks of several points (the coordinate sweep, the noise walk)
+        lambda x: x.shape[0] > 1 and np.count_nonzero(x[:, -1] != X30[-1]) > 0,  # only where the last entry moves
+    ],
+    ids=["always", "stacks", "one-row"],
+)
+@pytest.mark.parametrize("mode", ["full", "directional"])
+@pytest.mark.parametrize("method", ["central", "auto"])
+def test_a_vectorized_f_that_writes_into_its_stack_is_refused(when, mode, method):
+    x = X30.copy()
+    with pytest.raises(gv.InputMutated) as info:
+        gv.check_grad(
+            _writes_into_stack(when), lambda x: 3 * x**2, x, vectorized=True, mode=mode, method=method, seed=0
+        )
+    assert str(info.value).startswith("f modified the stack of points")
+    np.testing.assert_array_equal(x, X30)  # and the caller's point is untouched
+
+
+@pytest.mark.parametrize("column", [150, 0], ids=["the-moved-entry", "another-entry"])
+def test_a_vectorized_f_that_writes_into_a_later_chunk_of_its_sweep_is_refused(column):
+    # 200 entries: the 128 KB budget holds 81 points, so the sweep runs in chunks,
+    # and only a later chunk (where entry 150 moves) is written into.
+    x = np.linspace(1.0, 2.0, 200)
+
+    def stacked(p):
+        value = np.sum(p**3, axis=-1)
+        if p.shape[0] > 1 and np.any(p[:, 150] != x[150]) and np.count_nonzero(p != x) < p.shape[0] + 1:
+            p[:, column] += 1.0
+        return value
+
+    with pytest.raises(gv.InputMutated, match="stack of points"):
+        gv.check_grad(stacked, lambda p: 3 * p**2, x, vectorized=True, mode="full", method="central", seed=0)
