@@ -107,8 +107,8 @@ def exact_steps(x: np.ndarray, h: np.ndarray, sign: float = 1.0) -> np.ndarray:
     Using these in the difference quotient removes the representation error
     of ``x + h`` from the estimate.
     """
-    moved = (x + (sign * h).astype(x.dtype)).astype(x.dtype)
-    return moved.astype(np.float64) - x.astype(np.float64)
+    moved = (x + (sign * h).astype(x.dtype, copy=False)).astype(x.dtype, copy=False)
+    return moved.astype(np.float64, copy=False) - x.astype(np.float64, copy=False)
 
 
 def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -131,7 +131,7 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
     # points can alias with the grid f's intermediate values are rounded to
     # (the noise then looks like zero), so two walks with incommensurate step
     # lengths and independent directions are taken and the larger estimate kept.
-    magnitude = np.abs(x.astype(np.float64))
+    magnitude = np.abs(x.astype(np.float64, copy=False))
     typical = float(np.max(magnitude)) if magnitude.size and np.max(magnitude) > 0 else 1.0
     sigmas = []
     for length in NOISE_WALKS:
@@ -156,12 +156,16 @@ def _noise_walk(ev: Evaluator, x: np.ndarray, f0: np.ndarray, delta: np.ndarray,
     direction of the walk does not matter for the noise.
     """
     error: NonFiniteValue | None = None
+    origin = x.astype(np.float64, copy=False)
     for direction in (signs, np.ones_like(signs), -np.ones_like(signs)):
         try:
-            steps = np.arange(1, NOISE_POINTS)[:, None]
-            points = (x.astype(np.float64) + steps * (delta * direction)).astype(x.dtype)
-            walk = ev.at_points(
-                points, what=lambda k: f"x + {k + 1}*delta (a short walk that measures the rounding noise of f near x)"
+            # The walk's points are made as f needs them (Evaluator.along), not
+            # as one (points, n) array: a few copies of x in all, whatever n is.
+            walk = ev.along(
+                origin,
+                delta * direction,
+                NOISE_POINTS - 1,
+                what=lambda k: f"x + {k + 1}*delta (a short walk that measures the rounding noise of f near x)",
             )
             return np.concatenate([f0[None, :], walk])
         except NonFiniteValue as exc:
@@ -448,7 +452,7 @@ def directional(
     ``u_t`` the direction each rung really took, which cancels that effect.
     The derivative then estimated is of ``f`` along ``u = v * max(1, |x|)``.
     """
-    scale = np.maximum(1.0, np.abs(x.astype(np.float64)))
+    scale = np.maximum(1.0, np.abs(x.astype(np.float64, copy=False)))
     u = v * scale
     calls0 = ev.calls
     if method == "complex":
@@ -461,18 +465,30 @@ def directional(
     t = rules.base_step(method, x.dtype) * rules.LADDER_RATIO
     D: list = []
     T: list = []
+    # The same arithmetic on every rung as fl(x + t u) - x written out, with
+    # no copy of x made per rung and each temporary freed once used: a
+    # directional derivative costs a few copies of x, whatever the ladder.
+    x64 = x.astype(np.float64, copy=False)
     for _ in range(MAX_EXTENSIONS + 1):
         for _ in range(rules.LADDER_LENGTH):
-            plus = (x.astype(np.float64) + t * u).astype(x.dtype)
-            up = plus.astype(np.float64) - x.astype(np.float64)
+            tu = t * u
+            plus = (x64 + tu).astype(x.dtype, copy=False)
+            up = plus.astype(np.float64, copy=False) - x64
             fp = ev.at(plus, what=f"x + {t:.3g}*v")
+            del plus
             if method == "forward":
-                d, eff = (fp - f0) / t, up / t
+                up /= t
+                d, eff = (fp - f0) / t, up
             else:
-                minus = (x.astype(np.float64) - t * u).astype(x.dtype)
-                um = x.astype(np.float64) - minus.astype(np.float64)
+                minus = (x64 - tu).astype(x.dtype, copy=False)
+                um = x64 - minus.astype(np.float64, copy=False)
                 fm = ev.at(minus, what=f"x - {t:.3g}*v")
-                d, eff = (fp - fm) / (2 * t), (up + um) / (2 * t)
+                del minus
+                up += um
+                del um
+                up /= 2 * t
+                d, eff = (fp - fm) / (2 * t), up
+            del tu
             D.append(d - project(eff) if project is not None else d)
             T.append(t)
             t /= rules.LADDER_RATIO
@@ -486,5 +502,9 @@ def directional(
 
 def ev_complex_direction(ev: Evaluator, x: np.ndarray, u: np.ndarray, t: float) -> np.ndarray:
     """``Im f(x + i t u) / t`` with a complex evaluator."""
-    point = x.astype(ev.dtype) + 1j * (t * u).astype(ev.dtype)
+    # Real part x, imaginary part t*u: the same numbers as x + 1j*(t*u), made
+    # without three complex temporaries of the size of x.
+    point = np.empty(x.size, dtype=ev.dtype)
+    point.real = x
+    point.imag = t * u
     return ev.at(point, what=f"x + i*{t:.3g}*v").imag / t

@@ -51,6 +51,11 @@ class OutputRefused(InvalidArgument):
 #: 19 us, 2 MB stacks 0.72 / 6.9 / 63 us; one unstacked call 19 us at n = 1e4.
 DEFAULT_MEMORY_BUDGET = 128 * 2**10
 
+#: Coordinates per block of an unstacked sweep: the loop's Python lists are
+#: made per block, so a sweep's memory beyond ``out`` is O(block), not O(n),
+#: while the per-block overhead (a few conversions) stays far below the calls.
+SWEEP_BLOCK = 4096
+
 try:
     _ComplexWarning: type[Warning] = np.exceptions.ComplexWarning
 except AttributeError:  # numpy < 1.25
@@ -157,6 +162,22 @@ class Evaluator:
         ]
         return np.concatenate(chunks)
 
+    def along(self, origin: np.ndarray, step: np.ndarray, count: int, *, what: Callable[[int], str]) -> np.ndarray:
+        """``f(origin + k * step)`` for k = 1 .. count (float64 arithmetic, then the working dtype).
+
+        Shape ``(count, out_size)``.  The points are made as they are needed, a
+        stack's worth at a time for a vectorized ``f`` and one at a time
+        otherwise, so a walk costs a few copies of x whatever its length.
+        ``what(k)`` names point k + 1.
+        """
+        rows = self._rows_per_stack(count) if self.vectorized else 1
+        chunks = []
+        for start in range(1, count + 1, rows):
+            ks = np.arange(start, min(count, start + rows - 1) + 1, dtype=np.float64)[:, None]
+            points = (origin[None, :] + ks * step[None, :]).astype(self.base.dtype)
+            chunks.append(self.at_points(points, what=_offset(what, start - 1)))
+        return np.concatenate(chunks)
+
     def base_value(self) -> np.ndarray:
         """``f(x)``, evaluated twice to make sure ``f`` is deterministic."""
         first = self.at(self.base, what="x")
@@ -183,9 +204,12 @@ class Evaluator:
         out = np.empty((count, self.out_size), dtype=out_dtype)
         if count == 0:
             return out
-        shifted_values = self.base[index].astype(self.dtype) + (1j * step if self.complex_step else step).astype(
-            self.dtype
-        )
+        step = np.asarray(step)
+
+        def moved(a: int, b: int) -> np.ndarray:
+            """The values entries ``index[a:b]`` take: made per block, never for the whole sweep."""
+            shift = 1j * step[a:b] if self.complex_step else step[a:b]
+            return self.base[index[a:b]].astype(self.dtype) + shift.astype(self.dtype)
 
         def label(k: int) -> str:
             unit = "i*" if self.complex_step else ""
@@ -196,14 +220,14 @@ class Evaluator:
             )
 
         if self.vectorized and self._rows_per_stack(count) > 1:
-            return self._shifted_stacked(index, shifted_values, out, label)
+            return self._shifted_stacked(index, moved, out, label)
 
         buffer, base = self._buffer, self.base
         buffer[...] = base
         # The first call is validated; the hot loop after it is one write, one
         # call, one store and one restore per coordinate, with everything else
         # (validation, finiteness, mutation, counting) hoisted out of it.
-        buffer[index[0]] = shifted_values[0]
+        buffer[index[0]] = moved(0, 1)[0]
         if self.vectorized:
             # Only one point fits the memory budget: a stack of one buys nothing
             # over this loop, whose overhead per call is far below a chunk's.
@@ -224,108 +248,120 @@ class Evaluator:
         buffer[index[0]] = base[index[0]]
         scalar = self.out_shape == ()
         kinds = "c" if self.complex_step else "fiub"
-        k = 0
-        finished = False
+        shape = self.out_shape
+        k = first = j = 0
+        pending = False  # inside a block's loop of calls, not yet counted
         try:
             with self._complex_guard():
+                # Blocks of SWEEP_BLOCK coordinates: the Python lists the loop
+                # runs on cost ~150 bytes per entry, so they are made per block
+                # (memory O(block), not O(n)) at no cost per call.
+                for first in range(1, count, SWEEP_BLOCK):
+                    stop = min(count, first + SWEEP_BLOCK)
+                    k, pending = first, True
+                    if scalar:
+                        # Python ints and floats index and store faster than
+                        # numpy scalars; this loop is the cost of a check beyond f.
+                        positions = index[first:stop].tolist()
+                        targets = moved(first, stop).tolist()
+                        restored = base[index[first:stop]].tolist()
+                        values: list = [0.0] * (stop - first)
+                        for j in range(stop - first):
+                            i = positions[j]
+                            buffer[i] = targets[j]
+                            values[j] = f(tree)
+                            buffer[i] = restored[j]
+                        pending = False
+                        self._counter[0] += stop - first
+                        out[first:stop, 0] = self._collect(values, label, first)
+                    else:
+                        targets_block = moved(first, stop)
+                        for k in range(first, stop):
+                            i = index[k]
+                            buffer[i] = targets_block[k - first]
+                            value = f(tree)
+                            buffer[i] = base[i]
+                            arr = _as_array(value)
+                            if arr is None or arr.shape != shape or arr.dtype.kind not in kinds:
+                                arr = self._validate(value, what=label(k))
+                            out[k] = arr.reshape(-1)
+                        pending = False
+                        self._counter[0] += stop - first
+        except BaseException as exc:
+            if pending:
                 if scalar:
-                    # Python ints and floats index and store faster than numpy
-                    # scalars; this loop is the cost of a check beyond f itself.
-                    positions = index.tolist()
-                    moved = shifted_values.tolist()
-                    restored = base[index].tolist()
-                    values: list = [0.0] * count
-                    for k in range(1, count):
-                        i = positions[k]
-                        buffer[i] = moved[k]
-                        values[k] = f(tree)
-                        buffer[i] = restored[k]
-                    finished = True
-                    out[1:, 0] = self._collect(values, label)
-                else:
-                    shape = self.out_shape
-                    for k in range(1, count):
-                        i = index[k]
-                        buffer[i] = shifted_values[k]
-                        value = f(tree)
-                        buffer[i] = base[i]
-                        arr = _as_array(value)
-                        if arr is None or arr.shape != shape or arr.dtype.kind not in kinds:
-                            arr = self._validate(value, what=label(k))
-                        out[k] = arr.reshape(-1)
-                    finished = True
-        except OutputRefused as exc:
-            buffer[index[k]] = base[index[k]]
-            raise self._refusal(exc, label(k)) from None
-        except (GradverifyError, _ComplexWarning):
-            buffer[index[k]] = base[index[k]]
-            raise
-        except Exception as exc:
+                    k = first + j  # the call that raised, within the block
+                buffer[index[k]] = base[index[k]]
+                self._counter[0] += k - first + 1  # the calls of this block, the one that raised included
+            if isinstance(exc, OutputRefused):
+                raise self._refusal(exc, label(k)) from None
+            if isinstance(exc, (GradverifyError, _ComplexWarning)) or not isinstance(exc, Exception):
+                raise
             # The user's own error propagates as theirs (complex-step aside,
             # where an error on complex input means f is not complex-safe).
-            buffer[index[k]] = base[index[k]]
             if self.complex_step:
                 raise self._refused_complex(exc) from exc
             raise
-        finally:
-            # Calls made by the loop: all of them, or up to the one that raised.
-            self._counter[0] += (count - 1) if finished else k
         self._check_untouched(base, "x plus a step along one coordinate")
         self._check_finite(out, label)
         return out
 
-    def _collect(self, values: list, label: Callable[[int], str]) -> np.ndarray:
-        """The scalar outputs ``values[1:]`` of a sweep as one column, each one checked.
+    def _collect(self, values: list, label: Callable[[int], str], first: int) -> np.ndarray:
+        """The scalar outputs ``values`` (of points ``first``, ``first + 1``, ...) as one column, each checked.
 
         One conversion of the whole list when every value is a number of the
         right kind (the rule); otherwise each value is validated in order, so
         the first bad one is reported at its own point.
         """
         kinds = "c" if self.complex_step else "fiub"
-        column = _as_array(values[1:])
+        column = _as_array(values)
         if column is not None and column.ndim == 1 and column.dtype.kind in kinds:
             return column
         return np.array(
-            [self._validate(v, what=_bind(label, k))[0] for k, v in enumerate(values[1:], start=1)],
+            [self._validate(v, what=_bind(label, first + j))[0] for j, v in enumerate(values)],
             dtype=np.complex128 if self.complex_step else np.float64,
         )
 
     def _shifted_stacked(
-        self, index: np.ndarray, shifted_values: np.ndarray, out: np.ndarray, label: Callable[[int], str]
+        self,
+        index: np.ndarray,
+        moved: Callable[[int, int], np.ndarray],
+        out: np.ndarray,
+        label: Callable[[int], str],
     ) -> np.ndarray:
         """Coordinate sweep for a vectorized f: chunks of a reused stack of points."""
         count = len(index)
         rows = self._rows_per_stack(count)
         stack = np.empty((rows, self.spec.size), dtype=self.dtype)
         stack[...] = self.base
-        restored = self.base[index].astype(self.dtype)
         row = np.arange(rows)
         # The first chunk goes through _batch, which validates what f returns.
         # The chunks after it cost one call each plus four array operations:
         # the views of the stack are built once, and finiteness is checked
         # once for the whole sweep, as in the unstacked sweep.
         first = min(count, rows)
-        stack[row[:first], index[:first]] = shifted_values[:first]
+        stack[row[:first], index[:first]] = moved(0, first)
         out[:first] = self._batch(stack[:first], what=label)
-        stack[row[:first], index[:first]] = restored[:first]
+        stack[row[:first], index[:first]] = self.base[index[:first]]
         whole = self.spec.views(stack)
         for start in range(first, count, rows):
             stop = min(count, start + rows)
             k = stop - start
             cols = index[start:stop]
-            stack[row[:k], cols] = shifted_values[start:stop]
+            targets = moved(start, stop)
+            stack[row[:k], cols] = targets
             self._counter[0] += k - 1
             try:
                 value = self._call(whole if k == rows else self.spec.views(stack[:k]))
             except OutputRefused as exc:
                 raise self._refusal(exc, f"the stack of points starting at {label(start)}") from None
-            if not np.array_equal(stack[row[:k], cols], shifted_values[start:stop]):
+            if not np.array_equal(stack[row[:k], cols], targets):
                 raise InputMutated(
                     f"{self.name} modified the stack of points it was given (at {label(start)} and after); "
                     "a vectorized f must not modify its input: build new arrays instead"
                 )
             out[start:stop] = self._per_point(value, k, _offset(label, start))
-            stack[row[:k], cols] = restored[start:stop]
+            stack[row[:k], cols] = self.base[cols]
         if not np.array_equal(stack, np.broadcast_to(self.base.astype(self.dtype), stack.shape)):
             raise InputMutated(
                 f"{self.name} modified the stack of points it was given (in a coordinate sweep); "
