@@ -475,3 +475,57 @@ def test_a_vectorized_f_that_writes_into_a_later_chunk_of_its_sweep_is_refused(c
 
     with pytest.raises(gv.InputMutated, match="stack of points"):
         gv.check_grad(stacked, lambda p: 3 * p**2, x, vectorized=True, mode="full", method="central", seed=0)
+
+
+# -- memory ----------------------------------------------------------------------------------------
+
+
+def _allocates_too_much(*args, **kwargs):
+    return np.empty(2**50)  # 8 PiB: numpy raises its _ArrayMemoryError
+
+
+@pytest.mark.parametrize(
+    "target, call, fragment",
+    [
+        ("shifted", lambda: gv.check_grad(f, grad, X, mode="full", method="central", seed=0), "a full check of 3 "),
+        ("at_points", lambda: gv.check_grad(f, grad, X, mode="directional", seed=0), "a directional check of 3 "),
+        ("shifted", lambda: gv.check_vjp(np.sin, lambda x, c: np.cos(x) * c, X, mode="full", seed=0), "full check"),
+        ("shifted", lambda: gv.check_jacobian(np.sin, lambda x: np.diag(np.cos(x)), X, seed=0), "full check"),
+        ("shifted", lambda: gv.estimate_gradient(f, X), "estimates every entry"),
+    ],
+)
+def test_running_out_of_memory_says_how_much_was_needed_and_what_to_try(monkeypatch, target, call, fragment):
+    from gradverify._core import evaluate
+
+    monkeypatch.setattr(evaluate.Evaluator, target, _allocates_too_much)
+    with pytest.raises(gv.InsufficientMemory) as info:
+        call()
+    message = str(info.value)
+    assert isinstance(info.value, MemoryError) and isinstance(info.value.__cause__, MemoryError)
+    assert fragment in message and "needs about" in message and "an allocation of 8 PiB failed" in message
+    assert "mode='directional'" in message
+
+
+def test_a_check_needs_memory_linear_in_n_with_the_stated_constant():
+    import tracemalloc
+
+    from gradverify._core.memory import BYTES_PER_PARAMETER
+
+    def cheap(x):
+        return 3.0 * x[0] + x[1] ** 2
+
+    def cheap_grad(x):
+        g = np.zeros_like(x)
+        g[0], g[1] = 3.0, 2 * x[1]
+        return g
+
+    gv.check_grad(cheap, cheap_grad, np.ones(3), seed=0)  # modules imported before memory is traced
+    for mode, n in (("full", 40_000), ("directional", 100_000)):
+        x = np.linspace(0.5, 1.5, n)
+        tracemalloc.start()
+        report = gv.check_grad(cheap, cheap_grad, x, mode=mode, seed=0)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert report.ok
+        # The sweep's blocks add a constant (~0.6 MB), a few bytes per parameter at this n.
+        assert top / n <= BYTES_PER_PARAMETER[mode] + 2**20 / n, (mode, top / n)

@@ -33,6 +33,7 @@ from .full import REPORT_ROWS as REPORT_ROWS
 from .full import UNRESOLVED_FRACTION as UNRESOLVED_FRACTION
 from .full import _full_check
 from .matrices import _analytic_matrix, _call_derivative, _flat_point
+from .memory import converts_memory_errors
 from .method import _resolve_method
 from .params import ParamSpec
 from .report import Report
@@ -229,6 +230,7 @@ _DOC_OPTIONS = """
 """
 
 
+@converts_memory_errors("check_grad", x_position=2)
 def check_grad(
     f: Callable[[Any], Any],
     grad: Callable[[Any], Any],
@@ -314,6 +316,7 @@ def check_grad(
     )
 
 
+@converts_memory_errors("check_vjp", x_position=2)
 def check_vjp(
     f: Callable[[Any], Any],
     vjp: Callable[[Any, Any], Any],
@@ -427,6 +430,7 @@ def check_vjp(
     )
 
 
+@converts_memory_errors("check_jacobian", x_position=2)
 def check_jacobian(
     f: Callable[[Any], Any],
     jac: Callable[[Any], Any],

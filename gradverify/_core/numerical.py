@@ -13,6 +13,7 @@ from ..errors import InvalidArgument, NonFiniteValue
 from .estimators import estimate, measure_noise
 from .evaluate import Evaluator
 from .matrices import _analytic_matrix, _call_derivative, _flat_point, _unflatten_matrix
+from .memory import converts_memory_errors
 from .method import _resolve_method
 from .params import ParamSpec
 from .validate import valid_callable, valid_choice, valid_count, valid_seed, valid_step
@@ -51,6 +52,7 @@ class GradientEstimate:
     evaluations: int
 
 
+@converts_memory_errors("estimate_gradient", x_position=1, mode="full")
 def estimate_gradient(
     f: Callable[[Any], Any],
     x: Any,
