@@ -133,9 +133,11 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
     # lengths and independent directions are taken and the larger estimate kept.
     magnitude = np.abs(x.astype(np.float64, copy=False))
     typical = float(np.max(magnitude)) if magnitude.size and np.max(magnitude) > 0 else 1.0
+    floored = np.maximum(magnitude, 1e-3 * typical)
+    del magnitude  # one copy of x fewer alive during the walks
     sigmas = []
     for length in NOISE_WALKS:
-        delta = length * np.sqrt(rules.eps(x.dtype)) * np.maximum(magnitude, 1e-3 * typical)
+        delta = length * np.sqrt(rules.eps(x.dtype)) * floored
         values = _noise_walk(ev, x, f0, delta, rng.choice(np.array([-1.0, 1.0]), size=x.size))
         for j in (3, 4):
             diff = np.diff(values, n=j, axis=0)
@@ -454,6 +456,7 @@ def directional(
     """
     scale = np.maximum(1.0, np.abs(x.astype(np.float64, copy=False)))
     u = v * scale
+    del scale  # only u is needed from here on
     calls0 = ev.calls
     if method == "complex":
         t = rules.base_step("complex", x.dtype)

@@ -174,7 +174,9 @@ class Evaluator:
         chunks = []
         for start in range(1, count + 1, rows):
             ks = np.arange(start, min(count, start + rows - 1) + 1, dtype=np.float64)[:, None]
-            points = (origin[None, :] + ks * step[None, :]).astype(self.base.dtype)
+            points = ks * step[None, :]
+            np.add(origin[None, :], points, out=points)  # origin + k * step, with one temporary, not two
+            points = points.astype(self.base.dtype, copy=False)
             chunks.append(self.at_points(points, what=_offset(what, start - 1)))
         return np.concatenate(chunks)
 
@@ -362,7 +364,7 @@ class Evaluator:
                 )
             out[start:stop] = self._per_point(value, k, _offset(label, start))
             stack[row[:k], cols] = self.base[cols]
-        if not np.array_equal(stack, np.broadcast_to(self.base.astype(self.dtype), stack.shape)):
+        if not np.array_equal(stack, np.broadcast_to(self.base.astype(self.dtype, copy=False), stack.shape)):
             raise InputMutated(
                 f"{self.name} modified the stack of points it was given (in a coordinate sweep); "
                 "a vectorized f must not modify its input: build new arrays instead"
@@ -504,7 +506,7 @@ class Evaluator:
                 f"{self.name} replaced an entry of the parameter {self.spec.kind} it was given (at {what}); "
                 "it must not modify its input: build new arrays instead"
             )
-        if not np.array_equal(self._buffer, expected.astype(self.dtype)):
+        if not np.array_equal(self._buffer, expected.astype(self.dtype, copy=False)):
             changed = int(np.flatnonzero(self._buffer != expected.astype(self.dtype))[0])
             self._buffer[...] = expected
             raise InputMutated(
