@@ -453,6 +453,12 @@ class Evaluator:
             return what() if callable(what) else what
 
         arr = _as_array(value)
+        if arr is not None and arr.dtype == object and isinstance(value, int) and not isinstance(value, bool):
+            # A Python int beyond int64 is still a number when a float can hold it.
+            try:
+                arr = np.asarray(float(value))
+            except OverflowError:
+                pass
         if arr is None or arr.dtype == object or arr.dtype.kind not in "fiucb":
             raise InvalidArgument(
                 f"{self.name} returned {_show_value(value)} at {at()}; it must return a number or a numeric array"
@@ -528,7 +534,7 @@ def _show_value(value: Any) -> str:
     if value is None:
         return "None"
     if isinstance(value, int) and not isinstance(value, bool):
-        return f"{show(value)} (an int too large for a float)"
+        return f"{show(value)} (an int too large for a float64)"
     return f"{type(value).__name__} {show(value)}"
 
 
