@@ -107,8 +107,8 @@ def exact_steps(x: np.ndarray, h: np.ndarray, sign: float = 1.0) -> np.ndarray:
     Using these in the difference quotient removes the representation error
     of ``x + h`` from the estimate.
     """
-    moved = (x + (sign * h).astype(x.dtype, copy=False)).astype(x.dtype, copy=False)
-    return moved.astype(np.float64, copy=False) - x.astype(np.float64, copy=False)
+    moved = (x + (sign * h).astype(x.dtype)).astype(x.dtype)
+    return moved.astype(np.float64) - x.astype(np.float64)
 
 
 def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -468,30 +468,18 @@ def directional(
     t = rules.base_step(method, x.dtype) * rules.LADDER_RATIO
     D: list = []
     T: list = []
-    # The same arithmetic on every rung as fl(x + t u) - x written out, with
-    # no copy of x made per rung and each temporary freed once used: a
-    # directional derivative costs a few copies of x, whatever the ladder.
-    x64 = x.astype(np.float64, copy=False)
     for _ in range(MAX_EXTENSIONS + 1):
         for _ in range(rules.LADDER_LENGTH):
-            tu = t * u
-            plus = (x64 + tu).astype(x.dtype, copy=False)
-            up = plus.astype(np.float64, copy=False) - x64
+            plus = (x.astype(np.float64) + t * u).astype(x.dtype)
+            up = plus.astype(np.float64) - x.astype(np.float64)
             fp = ev.at(plus, what=f"x + {t:.3g}*v")
-            del plus
             if method == "forward":
-                up /= t
-                d, eff = (fp - f0) / t, up
+                d, eff = (fp - f0) / t, up / t
             else:
-                minus = (x64 - tu).astype(x.dtype, copy=False)
-                um = x64 - minus.astype(np.float64, copy=False)
+                minus = (x.astype(np.float64) - t * u).astype(x.dtype)
+                um = x.astype(np.float64) - minus.astype(np.float64)
                 fm = ev.at(minus, what=f"x - {t:.3g}*v")
-                del minus
-                up += um
-                del um
-                up /= 2 * t
-                d, eff = (fp - fm) / (2 * t), up
-            del tu
+                d, eff = (fp - fm) / (2 * t), (up + um) / (2 * t)
             D.append(d - project(eff) if project is not None else d)
             T.append(t)
             t /= rules.LADDER_RATIO
