@@ -530,3 +530,20 @@ def test_a_check_needs_memory_linear_in_n_with_the_stated_constant():
         assert report.ok
         # The sweep's blocks add a constant (~0.6 MB), a few bytes per parameter at this n.
         assert top / n <= BYTES_PER_PARAMETER[mode] + 2**20 / n, (mode, top / n)
+
+
+def test_an_error_of_ours_raised_inside_f_on_complex_input_means_not_complex_safe():
+    # f may call gradverify itself (ParamSpec.of refuses complex arrays); under
+    # complex-step that is f refusing complex input, as any other exception.
+    from gradverify._core.params import ParamSpec
+
+    def f(x):
+        return np.sum(ParamSpec.of(x).flatten(x) ** 3)
+
+    report = gv.check_grad(f, grad, X, seed=0)
+    assert report.ok and report.method == "richardson" and "complex-step not used" in " ".join(report.notes)
+    with pytest.raises(gv.NotComplexSafe):
+        gv.check_grad(f, grad, X, method="complex", seed=0)
+    # Without complex numbers, the same error inside f is f's own and reaches the caller unchanged.
+    with pytest.raises(gv.InvalidArgument, match="complex parameters"):
+        gv.check_grad(lambda x: f(x.astype(complex)), grad, X, method="central", seed=0)

@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import (
-    GradverifyError,
     InputMutated,
     InvalidArgument,
     NonDeterministicFunction,
@@ -253,6 +252,7 @@ class Evaluator:
         shape = self.out_shape
         k = first = j = 0
         pending = False  # inside a block's loop of calls, not yet counted
+        validating = False  # an error now is ours (a value of f refused), not f's
         try:
             with self._complex_guard():
                 # Blocks of SWEEP_BLOCK coordinates: the Python lists the loop
@@ -285,7 +285,9 @@ class Evaluator:
                             buffer[i] = base[i]
                             arr = _as_array(value)
                             if arr is None or arr.shape != shape or arr.dtype.kind not in kinds:
+                                validating = True
                                 arr = self._validate(value, what=label(k))
+                                validating = False
                             out[k] = arr.reshape(-1)
                         pending = False
                         self._counter[0] += stop - first
@@ -297,7 +299,8 @@ class Evaluator:
                 self._counter[0] += k - first + 1  # the calls of this block, the one that raised included
             if isinstance(exc, OutputRefused):
                 raise self._refusal(exc, label(k)) from None
-            if isinstance(exc, (GradverifyError, _ComplexWarning)) or not isinstance(exc, Exception):
+            raised_by_f = pending and not validating
+            if not raised_by_f or isinstance(exc, (NotComplexSafe, _ComplexWarning)) or not isinstance(exc, Exception):
                 raise
             # The user's own error propagates as theirs (complex-step aside,
             # where an error on complex input means f is not complex-safe).
@@ -382,7 +385,7 @@ class Evaluator:
         with self._complex_guard():
             try:
                 return self.f(tree)
-            except (GradverifyError, _ComplexWarning):
+            except (NotComplexSafe, OutputRefused, _ComplexWarning):
                 raise
             except Exception as exc:
                 # The user's own error propagates as theirs, except under
