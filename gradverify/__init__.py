@@ -16,6 +16,7 @@ from .errors import (
     GradientMismatch,
     GradverifyError,
     InputMutated,
+    InsufficientMemory,
     InvalidArgument,
     NonDeterministicFunction,
     NonFiniteValue,
@@ -25,10 +26,10 @@ from .errors import (
 
 if TYPE_CHECKING:
     from ._core.check import assert_grad, check_grad, check_jacobian, check_vjp
-    from ._core.layer import check_layer
-    from ._core.layer_report import LayerReport
     from ._core.hessian import check_hessian
     from ._core.hvp import check_hvp
+    from ._core.layer import check_layer
+    from ._core.layer_report import LayerReport
     from ._core.numerical import (
         GradientEstimate,
         TaylorResult,
@@ -76,6 +77,7 @@ __all__ = [
     "GradientMismatch",
     "GradverifyError",
     "InputMutated",
+    "InsufficientMemory",
     "InvalidArgument",
     "LayerReport",
     "NonDeterministicFunction",

@@ -19,6 +19,7 @@ __all__ = [
     "InputMutated",
     "GradientMismatch",
     "CheckInconclusive",
+    "InsufficientMemory",
 ]
 
 
@@ -52,6 +53,13 @@ class NonDeterministicFunction(InvalidArgument):
 
 class InputMutated(InvalidArgument):
     """The function (or the derivative) modified the array it was given."""
+
+
+class InsufficientMemory(GradverifyError, MemoryError):
+    """A check ran out of memory; the message says how much it needed and what to try.
+
+    It is a ``MemoryError``, so code that catches that keeps working.
+    """
 
 
 class GradientMismatch(GradverifyError, AssertionError):

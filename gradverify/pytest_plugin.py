@@ -338,7 +338,7 @@ class GradCheck:
     def _run(self, kind: str, check: Callable[..., Any], *args: Any, options: dict[str, Any]) -> Any:
         __tracebackhide__ = True
         merged = self._options(options, verify=kind == "verify")
-        if kind == "layer" and "vectorized" not in options:
+        if kind in ("layer", "torch", "jax") and "vectorized" not in options:
             merged.pop("vectorized", None)  # a marker's setting for the other checks; layers are not stacked
         derived = options.get("seed", self.defaults.get("seed")) is None
         try:
@@ -431,14 +431,16 @@ class GradCheck:
         __tracebackhide__ = True
         from .torch import check  # imports torch: only when a test asks for it
 
-        return self._judge(check(fn, *inputs, **self._options(options, verify=False)))
+        report: Report = self._run("torch", check, fn, *inputs, options=options)
+        return report
 
     def jax(self, fn: Callable[..., Any], *args: Any, **options: Any) -> Report:
         """Check JAX's derivatives of ``fn`` (custom_vjp/custom_jvp included); see :func:`gradverify.jax.check`."""
         __tracebackhide__ = True
         from .jax import check  # imports jax: only when a test asks for it
 
-        return self._judge(check(fn, *args, **self._options(options, verify=False)))
+        report: Report = self._run("jax", check, fn, *args, options=options)
+        return report
 
     def verify(self, f: Callable[..., Any], grad: Callable[..., Any], inputs: Any, **options: Any) -> Any:
         """Check ``grad`` on Hypothesis-drawn ``inputs``; see :func:`gradverify.verify`.

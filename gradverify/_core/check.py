@@ -21,15 +21,25 @@ from typing import Any
 import numpy as np
 
 from .. import steps as rules
-from ..errors import CheckInconclusive, GradientMismatch, InvalidArgument, NonFiniteValue
-from .evaluate import Evaluator
+from ..errors import CheckInconclusive, GradientMismatch, InvalidArgument, ShapeMismatch
+from .evaluate import Evaluator, OutputRefused
 from .full import full_check
 from .matrices import _analytic_matrix, _call_derivative, _flat_point
+from .memory import converts_memory_errors
 from .method import resolve_method
 from .params import ParamSpec
 from .problem import Noise, Problem
 from .report import Report
-from .validate import valid_seed
+from .validate import (
+    show,
+    valid_array,
+    valid_callable,
+    valid_choice,
+    valid_count,
+    valid_positive,
+    valid_seed,
+    valid_step,
+)
 
 __all__ = ["check_grad", "check_vjp", "check_jacobian", "assert_grad", "Report"]
 
@@ -108,16 +118,42 @@ def _run(
 
 def _validate_options(method: str, mode: str, safety: float | None, budget: int | None, directions: int | None) -> None:
     """Refuse bad options before ``f`` is called, naming the argument and its value."""
-    if method not in METHODS_PUBLIC:
-        raise InvalidArgument(f"method={method!r} is not one of {', '.join(map(repr, METHODS_PUBLIC))}")
-    if mode not in MODES:
-        raise InvalidArgument(f"mode={mode!r} is not one of {', '.join(map(repr, MODES))}")
-    if safety is not None and (not np.isfinite(safety) or safety <= 0):
-        raise InvalidArgument(f"safety={safety!r} must be a positive number")
-    if budget is not None and (not isinstance(budget, (int, np.integer)) or budget < 1):
-        raise InvalidArgument(f"budget={budget!r} must be a positive int (calls of f)")
-    if directions is not None and (not isinstance(directions, (int, np.integer)) or directions < 1):
-        raise InvalidArgument(f"directions={directions!r} must be a positive int")
+    valid_choice("method", method, METHODS_PUBLIC)
+    valid_choice("mode", mode, MODES)
+    if safety is not None:
+        valid_positive("safety", safety)
+    if budget is not None:
+        valid_count("budget", budget, minimum=1)
+    if directions is not None:
+        valid_count("directions", directions, minimum=1)
+
+
+def _validate_call(
+    functions: dict[str, tuple[Any, str]],
+    x: Any,
+    names: Any,
+    *,
+    method: str,
+    mode: str,
+    h: Any,
+    safety: float | None,
+    budget: int | None,
+    directions: int | None,
+    vectorized: Any,
+    seed: Any,
+) -> tuple[ParamSpec, np.ndarray, Any, int]:
+    """Every argument of a public check, validated before any user function runs.
+
+    Returns the structure of ``x``, its flat copy, the validated step and the seed.
+    """
+    for name, (fn, what) in functions.items():
+        valid_callable(name, fn, what)
+    _validate_options(method, mode, safety, budget, directions)
+    if not isinstance(vectorized, (bool, np.bool_)):
+        raise InvalidArgument(f"vectorized={show(vectorized)} must be True or False")
+    seed = valid_seed(seed)
+    spec, flat = _flat_point(x, names=names)
+    return spec, flat, valid_step(h, flat.size), seed
 
 
 def _choose_mode(mode: str, directions: int | None, cost: int, budget: int | None, notes: list[str]) -> str:
@@ -164,9 +200,15 @@ _DOC_OPTIONS = """
     seed : int, optional
         Seeds the random directions and the noise walk; a fresh seed is drawn
         (and recorded in the report) when omitted.
+    names : list of str, optional
+        Names of the leaves of a tuple or list ``x``, used in the report
+        (``names=["x", "w", "b"]`` reports ``b[0]``).  Without them a tuple's
+        leaves are ``args[0]``, ``args[1]``, ... and a namedtuple's its
+        fields; a dict's leaves are always its keys.
 """
 
 
+@converts_memory_errors("check_grad", x_position=2)
 def check_grad(
     f: Callable[[Any], Any],
     grad: Callable[[Any], Any],
@@ -180,6 +222,7 @@ def check_grad(
     budget: int | None = None,
     vectorized: bool = False,
     seed: int | None = None,
+    names: list[str] | tuple[str, ...] | None = None,
 ) -> Report:
     """Check the gradient ``grad`` of the scalar function ``f`` at ``x``.
 
@@ -219,7 +262,19 @@ def check_grad(
     >>> gv.check_grad(f, lambda x: 3 * x, np.array([1.0, 2.0]), seed=0).ok
     False
     """
-    spec, flat = _flat_point(x)
+    spec, flat, h, seed = _validate_call(
+        {"f": (f, "parameters -> scalar"), "grad": (grad, "parameters -> gradient like the parameters")},
+        x,
+        names,
+        method=method,
+        mode=mode,
+        h=h,
+        safety=safety,
+        budget=budget,
+        directions=directions,
+        vectorized=vectorized,
+        seed=seed,
+    )
 
     def analytic(out_shape: tuple[int, ...], point: np.ndarray = flat) -> np.ndarray:
         return _analytic_matrix(_call_derivative(grad, spec, point, (), "grad"), spec, (), "grad(x)")
@@ -242,6 +297,7 @@ def check_grad(
     )
 
 
+@converts_memory_errors("check_vjp", x_position=2)
 def check_vjp(
     f: Callable[[Any], Any],
     vjp: Callable[[Any, Any], Any],
@@ -256,6 +312,7 @@ def check_vjp(
     budget: int | None = None,
     vectorized: bool = False,
     seed: int | None = None,
+    names: list[str] | tuple[str, ...] | None = None,
 ) -> Report:
     """Check a vector-Jacobian product (a backward pass) of an array function.
 
@@ -284,25 +341,47 @@ def check_vjp(
     >>> gv.check_vjp(lambda x: A @ x, lambda x, ct: A.T @ ct, np.ones(2), seed=0).ok
     True
     """
-    spec, flat = _flat_point(x)
-    probe = Evaluator(f, spec, flat, scalar=False, vectorized=vectorized, name="f")
-    out = probe.at(flat, what="x")
-    out_shape = probe.out_shape or ()
-    if cotangent is None:
-        ct = np.random.default_rng(valid_seed(seed) + 1).standard_normal(out_shape)
-    else:
-        ct = np.asarray(cotangent, dtype=np.float64)
-        if ct.shape != tuple(out_shape):
-            from ..errors import ShapeMismatch
+    spec, flat, h, seed = _validate_call(
+        {"f": (f, "parameters -> array"), "vjp": (vjp, "(parameters, cotangent) -> gradient like the parameters")},
+        x,
+        names,
+        method=method,
+        mode=mode,
+        h=h,
+        safety=safety,
+        budget=budget,
+        directions=directions,
+        vectorized=vectorized,
+        seed=seed,
+    )
+    given = None if cotangent is None else valid_array("cotangent", cotangent)
+    # The cotangent is made (or the given one checked) at f's first call, the
+    # one at x that every check starts with: no extra call of f to learn its
+    # shape, so report.evaluations counts every call.
+    held: dict[str, np.ndarray] = {}
 
-            raise ShapeMismatch(f"cotangent has shape {ct.shape}, but f(x) has shape {tuple(out_shape)}")
-        if not np.all(np.isfinite(ct)):
-            raise NonFiniteValue("cotangent contains NaN or inf")
-    del out
+    def cotangent_for(shape: tuple) -> np.ndarray:
+        if given is None:
+            return np.random.default_rng(seed + 1).standard_normal(shape)
+        if given.shape != shape:
+            raise ShapeMismatch(f"cotangent has shape {given.shape}, but f(x) has shape {shape}")
+        return given
 
     def wrap(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         def contracted(p: Any) -> Any:
-            value = np.asarray(fn(p))
+            raw = fn(p)
+            try:
+                value = np.asarray(raw)
+            except (TypeError, ValueError, OverflowError):
+                raise OutputRefused(f"{show(raw)}, not a numeric array") from None
+            if value.dtype.kind not in "fiubc":
+                raise OutputRefused(f"{type(raw).__name__} {show(raw)}, not a numeric array")
+            shape = value.shape[1:] if vectorized else value.shape
+            if "ct" not in held:
+                held["ct"] = cotangent_for(shape)
+            ct = held["ct"]
+            if shape != ct.shape:
+                raise OutputRefused(f"an output of shape {shape} (it had shape {ct.shape} at x)")
             if vectorized:
                 return np.sum(value.reshape(value.shape[0], -1) * ct.reshape(1, -1), axis=1)
             return np.sum(value * ct)
@@ -310,6 +389,7 @@ def check_vjp(
         return contracted
 
     def analytic(_: tuple[int, ...], point: np.ndarray = flat) -> np.ndarray:
+        ct = held["ct"]
         return _analytic_matrix(_call_derivative(vjp, spec, point, (ct.copy(),), "vjp"), spec, (), "vjp(x, cotangent)")
 
     return _run(
@@ -328,10 +408,10 @@ def check_vjp(
         seed=seed,
         name="f",
         wrap_output=wrap,
-        extra_calls=probe.calls,
     )
 
 
+@converts_memory_errors("check_jacobian", x_position=2)
 def check_jacobian(
     f: Callable[[Any], Any],
     jac: Callable[[Any], Any],
@@ -346,6 +426,7 @@ def check_jacobian(
     vectorized: bool = False,
     seed: int | None = None,
     sparsity: Any = None,
+    names: list[str] | tuple[str, ...] | None = None,
 ) -> Report:
     """Check the Jacobian ``jac`` of an array function ``f`` at ``x``.
 
@@ -374,17 +455,28 @@ def check_jacobian(
     >>> gv.check_jacobian(f, jac, np.array([0.5, 2.0]), seed=0).ok
     True
     """
+    spec, flat, h, seed = _validate_call(
+        {"f": (f, "parameters -> array"), "jac": (jac, "parameters -> Jacobian, leaves f(x).shape + leaf shape")},
+        x,
+        names,
+        method=method,
+        mode=mode,
+        h=h,
+        safety=safety,
+        budget=budget,
+        directions=directions,
+        vectorized=vectorized,
+        seed=seed,
+    )
     from .sparse import sparse_route  # a sparse pattern (given, or jac's) takes the grouped check
 
+    # after the arguments are checked, so a bad f, jac or option is named before jac is called
     options = dict(method=method, h=h, safety=safety, mode=mode, directions=directions, vectorized=vectorized, seed=seed)
     routed, jac = sparse_route(f, jac, x, sparsity, options)
     if routed is not None:
         return routed
-    spec, flat = _flat_point(x)
-    holder: dict[str, tuple[int, ...]] = {}
 
     def analytic(out_shape: tuple[int, ...], point: np.ndarray = flat) -> np.ndarray:
-        holder["shape"] = out_shape
         return _analytic_matrix(_call_derivative(jac, spec, point, (), "jac"), spec, out_shape, "jac(x)")
 
     return _run(

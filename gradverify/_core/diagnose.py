@@ -119,7 +119,7 @@ def _explain_leaf(
 
 
 def leaf_label(spec: ParamSpec, leaf: int) -> str:
-    """The name the report gives a parameter (leaf): ``x``, ``W1``, ``x[0]``, ... as in its entries' names.
+    """The name the report gives a parameter (leaf): ``x``, ``W1``, ``args[0]``, ... as in its entries' names.
 
     Examples
     --------
@@ -127,10 +127,9 @@ def leaf_label(spec: ParamSpec, leaf: int) -> str:
     >>> from gradverify._core.params import ParamSpec
     >>> spec = ParamSpec.of((np.zeros(2), np.zeros((2, 2))))
     >>> leaf_label(spec, 1), leaf_label(ParamSpec.of({"W1": np.zeros(3)}), 0)
-    ('x[1]', 'W1')
+    ('args[1]', 'W1')
     """
-    name = spec.describe(int(spec.offsets[leaf]))
-    return name.rsplit("[", 1)[0] if spec.shapes[leaf] else name
+    return spec.label(leaf)  # one naming rule: the spec's (x, a dict key, a given name, or args[i])
 
 
 def diagnose(

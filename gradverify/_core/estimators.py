@@ -127,11 +127,13 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
     # points can alias with the grid f's intermediate values are rounded to
     # (the noise then looks like zero), so two walks with incommensurate step
     # lengths and independent directions are taken and the larger estimate kept.
-    magnitude = np.abs(x.astype(np.float64))
+    magnitude = np.abs(x.astype(np.float64, copy=False))
     typical = float(np.max(magnitude)) if magnitude.size and np.max(magnitude) > 0 else 1.0
+    floored = np.maximum(magnitude, 1e-3 * typical)
+    del magnitude  # one copy of x fewer alive during the walks
     sigmas = []
     for length in NOISE_WALKS:
-        delta = length * np.sqrt(rules.eps(x.dtype)) * np.maximum(magnitude, 1e-3 * typical)
+        delta = length * np.sqrt(rules.eps(x.dtype)) * floored
         values = _noise_walk(ev, x, f0, delta, rng.choice(np.array([-1.0, 1.0]), size=x.size))
         for j in (3, 4):
             diff = np.diff(values, n=j, axis=0)
@@ -152,12 +154,16 @@ def _noise_walk(ev: Evaluator, x: np.ndarray, f0: np.ndarray, delta: np.ndarray,
     direction of the walk does not matter for the noise.
     """
     error: NonFiniteValue | None = None
+    origin = x.astype(np.float64, copy=False)
     for direction in (signs, np.ones_like(signs), -np.ones_like(signs)):
         try:
-            steps = np.arange(1, NOISE_POINTS)[:, None]
-            points = (x.astype(np.float64) + steps * (delta * direction)).astype(x.dtype)
-            walk = ev.at_points(
-                points, what=lambda k: f"x + {k + 1}*delta (a short walk that measures the rounding noise of f near x)"
+            # The walk's points are made as f needs them (Evaluator.along), not
+            # as one (points, n) array: a few copies of x in all, whatever n is.
+            walk = ev.along(
+                origin,
+                delta * direction,
+                NOISE_POINTS - 1,
+                what=lambda k: f"x + {k + 1}*delta (a short walk that measures the rounding noise of f near x)",
             )
             return np.concatenate([f0[None, :], walk])
         except NonFiniteValue as exc:
@@ -507,8 +513,9 @@ def directional(
     ladders also carry the one-sided slopes, and the kink test of the
     coordinate ladders runs on them.
     """
-    scale = np.maximum(1.0, np.abs(x.astype(np.float64)))
+    scale = np.maximum(1.0, np.abs(x.astype(np.float64, copy=False)))
     u = v * scale
+    del scale  # only u is needed from here on
     calls0 = ev.calls
     if method == "complex":
         t = rules.base_step("complex", x.dtype)
@@ -560,5 +567,9 @@ def directional(
 
 def ev_complex_direction(ev: Evaluator, x: np.ndarray, u: np.ndarray, t: float) -> np.ndarray:
     """``Im f(x + i t u) / t`` with a complex evaluator."""
-    point = x.astype(ev.dtype) + 1j * (t * u).astype(ev.dtype)
+    # Real part x, imaginary part t*u: the same numbers as x + 1j*(t*u), made
+    # without three complex temporaries of the size of x.
+    point = np.empty(x.size, dtype=ev.dtype)
+    point.real = x
+    point.imag = t * u
     return ev.at(point, what=f"x + i*{t:.3g}*v").imag / t

@@ -17,10 +17,29 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputMutated, InvalidArgument, NonDeterministicFunction, NonFiniteValue, NotComplexSafe
+from ..errors import (
+    InputMutated,
+    InvalidArgument,
+    NonDeterministicFunction,
+    NonFiniteValue,
+    NotComplexSafe,
+)
 from .params import ParamSpec
+from .validate import show
 
-__all__ = ["Evaluator", "DEFAULT_MEMORY_BUDGET"]
+__all__ = ["Evaluator", "DEFAULT_MEMORY_BUDGET", "OutputRefused"]
+
+
+class OutputRefused(InvalidArgument):
+    """Raised by a transform of f's output (check_vjp's contraction) that refuses it.
+
+    The transform does not know the point; the evaluator that called it does,
+    and re-raises the refusal as an :class:`InvalidArgument` naming f and the point.
+    """
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
 
 #: Bytes a vectorized call may use for its stack of points. f's work per point
 #: is the same however many points share a call; what a bigger stack buys is
@@ -30,6 +49,11 @@ __all__ = ["Evaluator", "DEFAULT_MEMORY_BUDGET"]
 #: (benchmarks/speed.py's f), n = 100 / 1e3 / 1e4: 128 KB stacks 0.27 / 2.3 /
 #: 19 us, 2 MB stacks 0.72 / 6.9 / 63 us; one unstacked call 19 us at n = 1e4.
 DEFAULT_MEMORY_BUDGET = 128 * 2**10
+
+#: Coordinates per block of an unstacked sweep: the loop's Python lists are
+#: made per block, so a sweep's memory beyond ``out`` is O(block), not O(n),
+#: while the per-block overhead (a few conversions) stays far below the calls.
+SWEEP_BLOCK = 4096
 
 try:
     _ComplexWarning: type[Warning] = np.exceptions.ComplexWarning
@@ -109,10 +133,15 @@ class Evaluator:
     # -- single calls ------------------------------------------------------------------
     def at(self, point: np.ndarray, *, what: str = "the point") -> np.ndarray:
         """``f`` at a flat ``point``: a flat 1-D array of the outputs."""
-        if self.vectorized:
-            return self._batch(point[None, :], what=lambda _: what)[0]
         self._buffer[...] = point
-        value = self._call(self._tree)
+        if self.vectorized:
+            # A stack of one, in the evaluator's own buffer: f never sees (and
+            # cannot write into) the caller's point.
+            return self._batch(self._buffer[None, :], what=lambda _: what)[0]
+        try:
+            value = self._call(self._tree)
+        except OutputRefused as exc:
+            raise self._refusal(exc, what) from None
         out = self._validate(value, what=what)
         self._check_untouched(point, what)
         return out
@@ -130,6 +159,24 @@ class Evaluator:
             self._batch(np.asarray(points[start : start + rows], dtype=self.dtype), what=_offset(what, start))
             for start in range(0, len(points), rows)
         ]
+        return np.concatenate(chunks)
+
+    def along(self, origin: np.ndarray, step: np.ndarray, count: int, *, what: Callable[[int], str]) -> np.ndarray:
+        """``f(origin + k * step)`` for k = 1 .. count (float64 arithmetic, then the working dtype).
+
+        Shape ``(count, out_size)``.  The points are made as they are needed, a
+        stack's worth at a time for a vectorized ``f`` and one at a time
+        otherwise, so a walk costs a few copies of x whatever its length.
+        ``what(k)`` names point k + 1.
+        """
+        rows = self._rows_per_stack(count) if self.vectorized else 1
+        chunks = []
+        for start in range(1, count + 1, rows):
+            ks = np.arange(start, min(count, start + rows - 1) + 1, dtype=np.float64)[:, None]
+            points = ks * step[None, :]
+            np.add(origin[None, :], points, out=points)  # origin + k * step, with one temporary, not two
+            points = points.astype(self.base.dtype, copy=False)
+            chunks.append(self.at_points(points, what=_offset(what, start - 1)))
         return np.concatenate(chunks)
 
     def base_value(self) -> np.ndarray:
@@ -158,9 +205,12 @@ class Evaluator:
         out = np.empty((count, self.out_size), dtype=out_dtype)
         if count == 0:
             return out
-        shifted_values = self.base[index].astype(self.dtype) + (1j * step if self.complex_step else step).astype(
-            self.dtype
-        )
+        step = np.asarray(step)
+
+        def moved(a: int, b: int) -> np.ndarray:
+            """The values entries ``index[a:b]`` take: made per block, never for the whole sweep."""
+            shift = 1j * step[a:b] if self.complex_step else step[a:b]
+            return self.base[index[a:b]].astype(self.dtype) + shift.astype(self.dtype)
 
         def label(k: int) -> str:
             unit = "i*" if self.complex_step else ""
@@ -171,14 +221,14 @@ class Evaluator:
             )
 
         if self.vectorized and self._rows_per_stack(count) > 1:
-            return self._shifted_stacked(index, shifted_values, out, label)
+            return self._shifted_stacked(index, moved, out, label)
 
         buffer, base = self._buffer, self.base
         buffer[...] = base
         # The first call is validated; the hot loop after it is one write, one
         # call, one store and one restore per coordinate, with everything else
-        # (finiteness, mutation, counting) hoisted out of it.
-        buffer[index[0]] = shifted_values[0]
+        # (validation, finiteness, mutation, counting) hoisted out of it.
+        buffer[index[0]] = moved(0, 1)[0]
         if self.vectorized:
             # Only one point fits the memory budget: a stack of one buys nothing
             # over this loop, whose overhead per call is far below a chunk's.
@@ -191,79 +241,137 @@ class Evaluator:
             f: Callable[[Any], Any] = first_row
         else:
             tree, f = self._tree, self.f
-            out[0] = self._validate(self._call(tree), what=label(0))
+            try:
+                first_value = self._call(tree)
+            except OutputRefused as exc:
+                raise self._refusal(exc, label(0)) from None
+            out[0] = self._validate(first_value, what=label(0))
         buffer[index[0]] = base[index[0]]
         scalar = self.out_shape == ()
-        k = 1
+        kinds = "c" if self.complex_step else "fiub"
+        shape = self.out_shape
+        k = first = j = 0
+        pending = False  # inside a block's loop of calls, not yet counted
+        validating = False  # an error now is ours (a value of f refused), not f's
         try:
             with self._complex_guard():
+                # Blocks of SWEEP_BLOCK coordinates: the Python lists the loop
+                # runs on cost ~150 bytes per entry, so they are made per block
+                # (memory O(block), not O(n)) at no cost per call.
+                for first in range(1, count, SWEEP_BLOCK):
+                    stop = min(count, first + SWEEP_BLOCK)
+                    k, pending = first, True
+                    if scalar:
+                        # Python ints and floats index and store faster than
+                        # numpy scalars; this loop is the cost of a check beyond f.
+                        positions = index[first:stop].tolist()
+                        targets = moved(first, stop).tolist()
+                        restored = base[index[first:stop]].tolist()
+                        values: list = [0.0] * (stop - first)
+                        for j in range(stop - first):
+                            i = positions[j]
+                            buffer[i] = targets[j]
+                            values[j] = f(tree)
+                            buffer[i] = restored[j]
+                        pending = False
+                        self._counter[0] += stop - first
+                        out[first:stop, 0] = self._collect(values, label, first)
+                    else:
+                        targets_block = moved(first, stop)
+                        for k in range(first, stop):
+                            i = index[k]
+                            buffer[i] = targets_block[k - first]
+                            value = f(tree)
+                            buffer[i] = base[i]
+                            arr = _as_array(value)
+                            if arr is None or arr.shape != shape or arr.dtype.kind not in kinds:
+                                validating = True
+                                arr = self._validate(value, what=label(k))
+                                validating = False
+                            out[k] = arr.reshape(-1)
+                        pending = False
+                        self._counter[0] += stop - first
+        except BaseException as exc:
+            if pending:
                 if scalar:
-                    # Python ints and floats index and store faster than numpy
-                    # scalars; this loop is the cost of a check beyond f itself.
-                    positions = index.tolist()
-                    moved = shifted_values.tolist()
-                    restored = base[index].tolist()
-                    values = [0.0] * count
-                    for k in range(1, count):
-                        i = positions[k]
-                        buffer[i] = moved[k]
-                        values[k] = f(tree)
-                        buffer[i] = restored[k]
-                    out[1:, 0] = values[1:]
-                else:
-                    for k in range(1, count):
-                        i = index[k]
-                        buffer[i] = shifted_values[k]
-                        out[k] = np.reshape(f(tree), -1)
-                        buffer[i] = base[i]
-        except (NotComplexSafe, _ComplexWarning):
-            raise
-        except Exception as exc:
-            buffer[index[k]] = base[index[k]]
+                    k = first + j  # the call that raised, within the block
+                buffer[index[k]] = base[index[k]]
+                self._counter[0] += k - first + 1  # the calls of this block, the one that raised included
+            if isinstance(exc, OutputRefused):
+                raise self._refusal(exc, label(k)) from None
+            raised_by_f = pending and not validating
+            if not raised_by_f or isinstance(exc, (NotComplexSafe, _ComplexWarning)) or not isinstance(exc, Exception):
+                raise
+            # The user's own error propagates as theirs (complex-step aside,
+            # where an error on complex input means f is not complex-safe).
             if self.complex_step:
                 raise self._refused_complex(exc) from exc
-            if isinstance(exc, (TypeError, ValueError)) and ("element" in str(exc) or "shape" in str(exc)):
-                raise InvalidArgument(
-                    f"{self.name} returned a value at {label(k)} that is not a number of the shape it had at x "
-                    f"({self.out_shape})"
-                ) from exc
             raise
-        finally:
-            self._counter[0] += k
         self._check_untouched(base, "x plus a step along one coordinate")
         self._check_finite(out, label)
         return out
 
+    def _collect(self, values: list, label: Callable[[int], str], first: int) -> np.ndarray:
+        """The scalar outputs ``values`` (of points ``first``, ``first + 1``, ...) as one column, each checked.
+
+        One conversion of the whole list when every value is a number of the
+        right kind (the rule); otherwise each value is validated in order, so
+        the first bad one is reported at its own point.
+        """
+        kinds = "c" if self.complex_step else "fiub"
+        column = _as_array(values)
+        if column is not None and column.ndim == 1 and column.dtype.kind in kinds:
+            return column
+        return np.array(
+            [self._validate(v, what=_bind(label, first + j))[0] for j, v in enumerate(values)],
+            dtype=np.complex128 if self.complex_step else np.float64,
+        )
+
     def _shifted_stacked(
-        self, index: np.ndarray, shifted_values: np.ndarray, out: np.ndarray, label: Callable[[int], str]
+        self,
+        index: np.ndarray,
+        moved: Callable[[int, int], np.ndarray],
+        out: np.ndarray,
+        label: Callable[[int], str],
     ) -> np.ndarray:
         """Coordinate sweep for a vectorized f: chunks of a reused stack of points."""
         count = len(index)
         rows = self._rows_per_stack(count)
         stack = np.empty((rows, self.spec.size), dtype=self.dtype)
         stack[...] = self.base
-        restored = self.base[index].astype(self.dtype)
         row = np.arange(rows)
         # The first chunk goes through _batch, which validates what f returns.
         # The chunks after it cost one call each plus four array operations:
         # the views of the stack are built once, and finiteness is checked
         # once for the whole sweep, as in the unstacked sweep.
         first = min(count, rows)
-        stack[row[:first], index[:first]] = shifted_values[:first]
+        stack[row[:first], index[:first]] = moved(0, first)
         out[:first] = self._batch(stack[:first], what=label)
-        stack[row[:first], index[:first]] = restored[:first]
+        stack[row[:first], index[:first]] = self.base[index[:first]]
         whole = self.spec.views(stack)
         for start in range(first, count, rows):
             stop = min(count, start + rows)
             k = stop - start
             cols = index[start:stop]
-            stack[row[:k], cols] = shifted_values[start:stop]
-            value = self._call(whole if k == rows else self.spec.views(stack[:k]))
+            targets = moved(start, stop)
+            stack[row[:k], cols] = targets
             self._counter[0] += k - 1
-            out[start:stop] = self._per_point(value, k)
-            stack[row[:k], cols] = restored[start:stop]
-        if not np.array_equal(stack, np.broadcast_to(self.base.astype(self.dtype), stack.shape)):
-            raise InputMutated(f"{self.name} modified the stack of points it was given; it must not modify its input")
+            try:
+                value = self._call(whole if k == rows else self.spec.views(stack[:k]))
+            except OutputRefused as exc:
+                raise self._refusal(exc, f"the stack of points starting at {label(start)}") from None
+            if not np.array_equal(stack[row[:k], cols], targets):
+                raise InputMutated(
+                    f"{self.name} modified the stack of points it was given (at {label(start)} and after); "
+                    "a vectorized f must not modify its input: build new arrays instead"
+                )
+            out[start:stop] = self._per_point(value, k, _offset(label, start))
+            stack[row[:k], cols] = self.base[cols]
+        if not np.array_equal(stack, np.broadcast_to(self.base.astype(self.dtype, copy=False), stack.shape)):
+            raise InputMutated(
+                f"{self.name} modified the stack of points it was given (in a coordinate sweep); "
+                "a vectorized f must not modify its input: build new arrays instead"
+            )
         self._check_finite(out, label)
         return out
 
@@ -277,12 +385,17 @@ class Evaluator:
         with self._complex_guard():
             try:
                 return self.f(tree)
-            except (NotComplexSafe, _ComplexWarning):
+            except (NotComplexSafe, OutputRefused, _ComplexWarning):
                 raise
             except Exception as exc:
+                # The user's own error propagates as theirs, except under
+                # complex-step, where it says f is not complex-safe.
                 if self.complex_step:
                     raise self._refused_complex(exc) from exc
                 raise
+
+    def _refusal(self, exc: OutputRefused, what: str) -> InvalidArgument:
+        return InvalidArgument(f"{self.name} returned {exc.problem} at {what}")
 
     def _complex_guard(self) -> _Guard:
         return _Guard(self.complex_step)
@@ -297,29 +410,44 @@ class Evaluator:
         tree = self.spec.views(stack)
         k = stack.shape[0]
         self._counter[0] += k - 1
-        value = np.asarray(self._call(tree))
-        if value.shape[:1] == (k,):
+        # A vectorized f gets the stack itself; that it leaves it alone is
+        # checked as for an unstacked f (and the stack restored for the caller).
+        snapshot = stack.copy()
+        try:
+            raw = self._call(tree)
+        except OutputRefused as exc:
+            raise self._refusal(exc, what(0) if k == 1 else f"the stack of {k} points starting at {what(0)}") from None
+        if not np.array_equal(stack, snapshot):
+            row, col = (int(i) for i in np.argwhere(stack != snapshot)[0])
+            stack[...] = snapshot
+            raise InputMutated(
+                f"{self.name} modified the stack of points it was given (entry {self.spec.describe(col)} of "
+                f"point {row}, at {what(row)}); a vectorized f must not modify its input: build new arrays instead"
+            )
+        value = _as_array(raw)
+        if value is not None and value.shape[:1] == (k,) and self.out_shape is None:
             self._validate(value[0], what=lambda: what(0))  # the first point's output sets and checks the shape
-        out = self._per_point(value, k)
+        out = self._per_point(raw if value is None else value, k, what)
         self._check_finite(out, what)
         if self.complex_step:
             return out.astype(np.complex128)
         return out.astype(np.float64)
 
-    def _per_point(self, value: Any, k: int) -> np.ndarray:
-        """A vectorized f's result for a stack of k points as a (k, out_size) array."""
-        value = np.asarray(value)
-        if value.shape[:1] != (k,):
+    def _per_point(self, value: Any, k: int, what: Callable[[int], str]) -> np.ndarray:
+        """A vectorized f's result for a stack of k points as a (k, out_size) array, checked."""
+        arr = _as_array(value)
+        if arr is None or arr.shape[:1] != (k,):
+            got = f"shape {arr.shape}" if arr is not None else show(value)
             raise InvalidArgument(
-                f"{self.name} is declared vectorized=True but returned shape {value.shape} for a stack of "
-                f"{k} points; it must return one value per point (shape ({k}, ...))"
+                f"{self.name} is declared vectorized=True but returned {got} for a stack of "
+                f"{k} points (at {what(0)}); it must return one value per point (shape ({k}, ...))"
             )
-        out = value.reshape(k, -1)
-        if out.shape[1] != self.out_size:
-            raise InvalidArgument(
-                f"{self.name} returned outputs of size {out.shape[1]} per point, expected {self.out_size}"
-            )
-        return out
+        kinds = "c" if self.complex_step else "fiub"
+        if arr.shape[1:] != self.out_shape or arr.dtype.kind not in kinds:
+            # Each point's output validated in order: the first bad one is named.
+            rows = [self._validate(arr[j], what=_bind(what, j)) for j in range(k)]
+            return np.array(rows)
+        return arr.reshape(k, -1)
 
     def _validate(self, value: Any, *, what: str | Callable[[], str]) -> np.ndarray:
         # ``what`` names the point in an error; a callable defers building that
@@ -327,16 +455,31 @@ class Evaluator:
         def at() -> str:
             return what() if callable(what) else what
 
-        arr = np.asarray(value)
-        if arr.dtype == object or arr.dtype.kind not in "fiucb":
+        arr = _as_array(value)
+        if arr is not None and arr.dtype == object and isinstance(value, int) and not isinstance(value, bool):
+            # A Python int beyond int64 is still a number when a float can hold it.
+            try:
+                arr = np.asarray(float(value))
+            except OverflowError:
+                pass
+        if arr is None or arr.dtype == object or arr.dtype.kind not in "fiucb":
             raise InvalidArgument(
-                f"{self.name} returned {type(value).__name__} at {at()}; it must return a number or a numeric array"
+                f"{self.name} returned {_show_value(value)} at {at()}; it must return a number or a numeric array"
             )
         if self.scalar and arr.ndim != 0:
             raise InvalidArgument(
                 f"{self.name} returned an array of shape {arr.shape} at {at()}, but check_grad needs a scalar "
                 "function; use check_vjp or check_jacobian for functions with array outputs"
             )
+        if not self.complex_step and arr.dtype.kind == "c":
+            if np.any(arr.imag != 0):
+                imag = arr.reshape(-1)[np.flatnonzero(arr.reshape(-1).imag != 0)[0]]
+                raise InvalidArgument(
+                    f"{self.name} returned the complex value {imag} at {at()}, for real input: gradverify checks "
+                    "derivatives of real-valued functions, and would have to drop the imaginary part; return a real "
+                    "value (np.real(...) if the imaginary part is meant to be dropped)"
+                )
+            arr = arr.real
         if self.complex_step and arr.dtype.kind != "c":
             raise NotComplexSafe(
                 f"{self.name} returned a real {arr.dtype} value for complex input at {at()}: it drops the imaginary "
@@ -372,13 +515,35 @@ class Evaluator:
                 f"{self.name} replaced an entry of the parameter {self.spec.kind} it was given (at {what}); "
                 "it must not modify its input: build new arrays instead"
             )
-        if not np.array_equal(self._buffer, expected.astype(self.dtype)):
+        if not np.array_equal(self._buffer, expected.astype(self.dtype, copy=False)):
             changed = int(np.flatnonzero(self._buffer != expected.astype(self.dtype))[0])
             self._buffer[...] = expected
             raise InputMutated(
                 f"{self.name} modified its input in place (entry {self.spec.describe(changed)} changed at {what}); "
                 "it must not modify its input: copy before writing (x = x.copy()) or use out-of-place operations"
             )
+
+
+def _as_array(value: Any) -> np.ndarray | None:
+    """``np.asarray(value)``, or None where numpy refuses it (ragged sequences, huge ints)."""
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _show_value(value: Any) -> str:
+    """What f returned, for a message: its type and (shortened) value."""
+    if value is None:
+        return "None"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{show(value)} (an int too large for a float64)"
+    return f"{type(value).__name__} {show(value)}"
+
+
+def _bind(label: Callable[[int], str], k: int) -> Callable[[], str]:
+    """``label(k)``, built only when a message needs it."""
+    return lambda: label(k)
 
 
 def _offset(label: Callable[[int], str], first: int) -> Callable[[int], str]:

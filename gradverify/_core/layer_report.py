@@ -94,7 +94,7 @@ def _order(rel: float) -> str:
 
 def layer_report(report: Report, arguments: list[Argument], batch: int | None) -> LayerReport:
     diff = [a for a in arguments if a.differentiable]
-    excused = {(k["index"][0], tuple(k["index"][1])) for k in report.kinks if k["between"]}
+    excused = {(k.index[0], tuple(k.index[1])) for k in report.kinks if k.between}
     summaries = [_summary(report, a, excused, batch) for a in diff]
     outcome = getattr(report, "outcome", "passed" if report.ok else "failed")
     if outcome == "failed" and all(s["ok"] for s in summaries) and report.worst_index is not None:

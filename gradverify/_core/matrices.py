@@ -15,16 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputMutated, InvalidArgument, NonFiniteValue, ShapeMismatch
+from ..errors import InputMutated, InvalidArgument, NonFiniteValue
 from .params import ParamSpec
 
 __all__ = ["_analytic_matrix", "_call_derivative", "_flat_point", "_unflatten_matrix"]
 
 
-
-def _flat_point(x: Any, argname: str = "x") -> tuple[ParamSpec, np.ndarray]:
+def _flat_point(x: Any, argname: str = "x", names: Any = None) -> tuple[ParamSpec, np.ndarray]:
     """The structure of ``x`` and a flat copy of it, refused if not finite."""
-    spec = ParamSpec.of(x, argname=argname)
+    spec = ParamSpec.of(x, argname=argname, names=names)
     if spec.size == 0:
         raise InvalidArgument(f"{argname} has no entries (shapes {list(spec.shapes)}): there is nothing to check")
     flat = spec.flatten(x, argname=argname)
@@ -35,41 +34,16 @@ def _flat_point(x: Any, argname: str = "x") -> tuple[ParamSpec, np.ndarray]:
 
 
 def _analytic_matrix(value: Any, spec: ParamSpec, out_shape: tuple, argname: str) -> np.ndarray:
-    """Flatten a derivative of structure like x (leaves out_shape + leaf shape) to (n, m)."""
+    """Flatten a derivative of structure like x (leaves out_shape + leaf shape) to (n, m).
+
+    The structure is checked by :meth:`ParamSpec.leaves`, the one structure
+    check (a :class:`ShapeMismatch` for any leaf, key or shape not like x).
+    """
     m = int(np.prod(out_shape)) if out_shape else 1
-    if spec.kind == "array":
-        leaves = [value]
-    elif spec.kind == "dict":
-        if not isinstance(value, dict) or set(value) != set(spec.names):
-            got = sorted(map(str, value)) if isinstance(value, dict) else type(value).__name__
-            raise InvalidArgument(
-                f"{argname} returned {got}, expected a dict with keys {sorted(map(str, spec.names))} like x"
-            )
-        leaves = [value[k] for k in spec.names]
-    else:
-        if not isinstance(value, (tuple, list)) or len(value) != len(spec.names):
-            raise InvalidArgument(
-                f"{argname} returned {type(value).__name__}, expected a {spec.kind} of {len(spec.names)} arrays like x"
-            )
-        leaves = list(value)
-    blocks = []
-    for name, leaf, shape in zip(spec.names, leaves, spec.shapes):
-        arr = np.asarray(leaf)
-        where = "" if spec.kind == "array" else f"[{name!r}]"
-        want = tuple(out_shape) + tuple(shape)
-        if arr.shape != want:
-            raise ShapeMismatch(
-                f"{argname}{where} has shape {arr.shape}, but x{where} has shape {tuple(shape)}"
-                + (
-                    f" and f(x) has shape {tuple(out_shape)}, so it must be {want}"
-                    if out_shape
-                    else "; they must match"
-                )
-            )
-        if arr.dtype.kind not in "fiub":
-            raise InvalidArgument(f"{argname}{where} has dtype {arr.dtype}; a real numeric array is expected")
-        blocks.append(arr.astype(np.float64).reshape(m, -1).T)
-    A = np.concatenate(blocks, axis=0)
+    leaves = spec.leaves(value, argname=argname, prefix=tuple(out_shape))
+    A = np.empty((spec.size, m), dtype=np.float64)
+    for leaf, start, stop in zip(leaves, spec.offsets[:-1], spec.offsets[1:]):
+        A[start:stop] = leaf.reshape(m, -1).T
     if not np.all(np.isfinite(A)):
         i, j = np.argwhere(~np.isfinite(A))[0]
         out = f", output {np.unravel_index(j, out_shape)}" if out_shape else ""

@@ -9,11 +9,15 @@ from typing import Any
 import numpy as np
 
 from .. import steps as rules
-from ..errors import InvalidArgument
+from ..errors import InvalidArgument, NonFiniteValue
 from .estimators import estimate, measure_noise
 from .evaluate import Evaluator
 from .matrices import _analytic_matrix, _call_derivative, _flat_point, _unflatten_matrix
-from .validate import valid_seed
+from .memory import converts_memory_errors
+from .method import resolve_method
+from .params import ParamSpec
+from .problem import Noise
+from .validate import valid_callable, valid_choice, valid_count, valid_seed, valid_step
 
 __all__ = [
     "GradientEstimate",
@@ -49,6 +53,7 @@ class GradientEstimate:
     evaluations: int
 
 
+@converts_memory_errors("estimate_gradient", x_position=1, mode="full")
 def estimate_gradient(
     f: Callable[[Any], Any],
     x: Any,
@@ -81,6 +86,14 @@ def estimate_gradient(
     -------
     GradientEstimate
 
+    Raises
+    ------
+    NotComplexSafe
+        ``method="complex"`` and ``f`` is not complex-safe: it refuses complex
+        input, drops the imaginary part, or (``x * conj(x)``, ``abs``) gives a
+        complex-step derivative that disagrees with finite differences along a
+        random direction.
+
     Examples
     --------
     >>> import numpy as np
@@ -88,26 +101,33 @@ def estimate_gradient(
     >>> bool(np.all(np.abs(est.value - np.cos([0.0, 1.0])) <= est.bound))
     True
     """
-    if method not in rules.METHODS:
-        raise InvalidArgument(f"method={method!r} is not one of {', '.join(map(repr, rules.METHODS))}")
+    valid_callable("f", f, "parameters -> " + ("scalar" if scalar else "array"))
+    valid_choice("method", method, rules.METHODS)
+    rng = np.random.default_rng(valid_seed(seed))
     spec, flat = _flat_point(x)
-    counter = [0]
-    ev = Evaluator(f, spec, flat, scalar=scalar, counter=counter)
+    h = valid_step(h, flat.size)
+    ev = Evaluator(f, spec, flat, scalar=scalar)
     f0 = ev.base_value()
     out_shape = ev.out_shape or ()
+    noise = Noise(ev, flat, f0, rng)
+    tried: tuple[Evaluator, ...] = ()
     if method == "complex":
-        ev_c = Evaluator(f, spec, flat, complex_step=True, scalar=scalar, counter=counter)
-        est = estimate(ev_c, flat, f0, "complex", np.zeros_like(f0), h)
+        # Complex-safety is measured, never assumed, as in the checks: an f
+        # such as x * conj(x) accepts complex input and returns a complex value
+        # whose imaginary part is 0, a derivative of 0 with a bound of 0.
+        choice = resolve_method("complex", ev, flat, f0, rng, noise, rules.Tolerance.of(flat.dtype))
+        assert choice.ev_c is not None
+        tried = choice.tried
+        est = estimate(choice.ev_c, flat, f0, "complex", np.zeros_like(f0), h)
     else:
-        noise = measure_noise(ev, flat, f0, np.random.default_rng(valid_seed(seed)))
-        est = estimate(ev, flat, f0, method, noise, h)
+        est = estimate(ev, flat, f0, method, noise(), h)
     steps = np.broadcast_to(est.step[:, None], est.value.shape)
     return GradientEstimate(
         value=_unflatten_matrix(est.value, spec, out_shape),
         bound=_unflatten_matrix(est.bound, spec, out_shape),
         h=_unflatten_matrix(steps, spec, out_shape),
         method=method,
-        evaluations=counter[0],
+        evaluations=ev.calls + sum(e.calls for e in tried),
     )
 
 
@@ -195,10 +215,11 @@ def taylor_test(
     f, grad : callable
     x : array or dict/tuple/list of arrays
     direction : like x, optional
-        The direction ``d``; seeded standard normal by default.
+        The direction ``d``; seeded standard normal by default.  It must be
+        finite and not zero (along a zero direction every gradient passes).
     seed : int, optional
     steps : int
-        Halvings in the sweep.
+        Points in the sweep (at least 2: one observed order needs two).
 
     Examples
     --------
@@ -209,17 +230,24 @@ def taylor_test(
     >>> taylor_test(f, lambda x: 2 * np.exp(x), np.array([0.1, 0.2])).ok
     False
     """
+    valid_callable("f", f, "parameters -> scalar")
+    valid_callable("grad", grad, "parameters -> gradient like the parameters")
+    rng = np.random.default_rng(valid_seed(seed))
+    steps = valid_count("steps", steps, minimum=2)
     spec, flat = _flat_point(x)
+    if direction is None:
+        d = rng.standard_normal(flat.size)
+    else:
+        d = _flat_direction(spec, direction)
+        if not np.any(d):
+            raise InvalidArgument(
+                "direction is zero everywhere: along it the remainder is 0 for any gradient, right or wrong; "
+                "give a direction with a nonzero entry (or leave direction=None for a random one)"
+            )
     counter = [0]
     ev = Evaluator(f, spec, flat, counter=counter)
     f0 = ev.base_value()[0]
     g = _analytic_matrix(_call_derivative(grad, spec, flat, (), "grad"), spec, (), "grad(x)")[:, 0]
-    rng = np.random.default_rng(valid_seed(seed))
-    d = (
-        rng.standard_normal(flat.size)
-        if direction is None
-        else spec.flatten(direction, dtype=np.float64, argname="direction")
-    )
     noise = measure_noise(ev, flat, np.array([f0]), rng)[0]
     scale = 0.1 * max(1.0, float(np.max(np.abs(flat)))) / max(float(np.max(np.abs(d))), 1e-300)
     eps_list, rem = [], []
@@ -243,3 +271,12 @@ def taylor_test(
     else:
         order = float(np.median(orders[usable][-3:]))
     return TaylorResult(order > 1.5, order, orders, eps_arr, rem_arr, counter[0])
+
+
+def _flat_direction(spec: ParamSpec, direction: Any) -> np.ndarray:
+    """The user's Taylor direction, like x, as a finite flat float64 vector."""
+    flat = spec.flatten(direction, dtype=np.float64, argname="direction")
+    if not np.all(np.isfinite(flat)):
+        bad = int(np.flatnonzero(~np.isfinite(flat))[0])
+        raise NonFiniteValue(f"direction contains {flat[bad]} at {spec.describe(bad)}; it must be finite")
+    return flat

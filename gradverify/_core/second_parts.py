@@ -198,8 +198,6 @@ def mark_inconclusive(report: Report, words: str, suggestion: str) -> Report:
     """The report as inconclusive (``ok`` False), with ``words`` before its diagnosis."""
     diagnosis = f"{words} {report.diagnosis}" if report.diagnosis else words
     out = replace_fields(report, outcome="inconclusive", ok=False, diagnosis=diagnosis, suggestion=suggestion)
-    if not hasattr(out, "outcome"):  # a Report without the third outcome: say it anyway
-        out.outcome = "inconclusive"  # type: ignore[attr-defined]
     return out
 
 
