@@ -67,7 +67,7 @@ IntOrStrategy = int | SearchStrategy[int]
 ShapeLike = int | tuple[int, ...] | SearchStrategy[Any]
 
 #: The parameter layout of a two-layer perceptron (as ``zoo.mlp_loss`` uses).
-MLP_LAYOUT: Mapping[str, tuple] = {"W1": ("D", "H"), "b1": ("H",), "W2": ("H", "C"), "b2": ("C",)}
+MLP_LAYOUT: Mapping[str, tuple[Any, ...]] = {"W1": ("D", "H"), "b1": ("H",), "W2": ("H", "C"), "b2": ("C",)}
 
 #: Estimators that have a step size.
 METHODS = _steps.METHODS
@@ -107,7 +107,7 @@ def _check_real(name: str, value: Any, *, positive: bool = False, nonnegative: b
         raise InvalidArgument(f"{name}={value!r} must be positive")
     if nonnegative and value < 0:
         raise InvalidArgument(f"{name}={value!r} must be non-negative")
-    return value
+    return float(value)
 
 
 def _check_order(lo_name: str, lo: Any, hi_name: str, hi: Any) -> None:
@@ -115,9 +115,9 @@ def _check_order(lo_name: str, lo: Any, hi_name: str, hi: Any) -> None:
         raise InvalidArgument(f"{lo_name}={lo!r} is larger than {hi_name}={hi!r}")
 
 
-def _check_dtype(dtype: Any, name: str = "dtype") -> np.dtype:
+def _check_dtype(dtype: Any, name: str = "dtype") -> np.dtype[Any]:
     try:
-        dt = np.dtype(dtype)
+        dt: np.dtype[Any] = np.dtype(dtype)
     except TypeError as exc:
         raise InvalidArgument(f"{name}={dtype!r} is not a numpy dtype; use np.float32 or np.float64") from exc
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
@@ -131,7 +131,7 @@ def _check_method(method: Any) -> str:
             " ('auto' picks one of them per function: pass the method you will check with)" if method == "auto" else ""
         )
         raise InvalidArgument(f"method={method!r} must be one of {', '.join(map(repr, METHODS))}{hint}")
-    return method
+    return str(method)
 
 
 def _draw_int(draw: Any, name: str, value: Any, *, minimum: int) -> int:
@@ -197,7 +197,7 @@ def shapes(
 
 
 @st.composite
-def _shapes(draw, min_dims, max_dims, min_side, max_side, max_size):
+def _shapes(draw: st.DrawFn, min_dims: Any, max_dims: Any, min_side: Any, max_side: Any, max_size: Any) -> Any:
     _check_int("min_dims", min_dims, minimum=0)
     _check_int("max_dims", max_dims, minimum=0, allow_none=True)
     _check_int("min_side", min_side, minimum=0)
@@ -344,7 +344,7 @@ def _push_out(x: np.ndarray, bands: list[tuple[float, float]], max_magnitude: fl
 
 
 @st.composite
-def _weights(draw, shape, dtype, min_magnitude, max_magnitude, log_uniform, kinks, margin):
+def _weights(draw: st.DrawFn, shape: Any, dtype: Any, min_magnitude: Any, max_magnitude: Any, log_uniform: Any, kinks: Any, margin: Any) -> Any:
     dt = _check_dtype(dtype)
     max_magnitude = _check_real("max_magnitude", max_magnitude, positive=True)
     if max_magnitude > float(np.finfo(dt).max) / 4:
@@ -389,7 +389,7 @@ def _weights(draw, shape, dtype, min_magnitude, max_magnitude, log_uniform, kink
             low_ = np.abs(x) < min_magnitude
             x[low_] = np.nextafter(x[low_], np.copysign(np.inf, x[low_]).astype(dt))
     else:
-        elements = st.floats(-top, top, width=width, allow_subnormal=False)
+        elements = st.floats(-top, top, width=width, allow_subnormal=False)  # type: ignore[arg-type]
         x = draw(hnp.arrays(dt, shape, elements=elements))
         if snap_tiny:
             # Entries far below the scale (1e-234 is a valid float) make squares
@@ -409,7 +409,7 @@ SNAP_TO_ZERO = 1e-8
 # ---------------------------------------------------------------------------
 def params(
     *,
-    layout: Mapping[str, tuple] | None = None,
+    layout: Mapping[str, tuple[Any, ...]] | None = None,
     dims: Mapping[str, IntOrStrategy] | None = None,
     min_side: int = 1,
     max_side: int = 4,
@@ -447,7 +447,7 @@ def params(
 
 
 @st.composite
-def _params(draw, layout, dims, min_side, max_side, dtype, min_magnitude, max_magnitude, log_uniform, kinks, margin):
+def _params(draw: st.DrawFn, layout: Any, dims: Any, min_side: Any, max_side: Any, dtype: Any, min_magnitude: Any, max_magnitude: Any, log_uniform: Any, kinks: Any, margin: Any) -> Any:
     layout = MLP_LAYOUT if layout is None else layout
     if not isinstance(layout, Mapping) or not layout:
         raise InvalidArgument(
@@ -517,7 +517,7 @@ def step_sizes(*, method: str, dtype: Any = np.float64) -> SearchStrategy[float]
 
 
 @st.composite
-def _step_sizes(draw, method, dtype):
+def _step_sizes(draw: st.DrawFn, method: Any, dtype: Any) -> Any:
     method = _check_method(method)
     dt = _check_dtype(dtype)
     low, default, high = _step_band(method, dt)
@@ -534,7 +534,7 @@ def directions(*, shape: ShapeLike, dtype: Any = np.float64) -> SearchStrategy[n
 
 
 @st.composite
-def _directions(draw, shape, dtype):
+def _directions(draw: st.DrawFn, shape: Any, dtype: Any) -> Any:
     dt = _check_dtype(dtype)
     shape = _draw_shape(draw, shape)
     size = int(np.prod(shape, dtype=np.int64))
@@ -562,7 +562,7 @@ def learning_rates(*, min_value: float = 1e-4, max_value: float = 1.0) -> Search
 
 
 @st.composite
-def _learning_rates(draw, min_value, max_value):
+def _learning_rates(draw: st.DrawFn, min_value: Any, max_value: Any) -> Any:
     min_value = _check_real("min_value", min_value, positive=True)
     max_value = _check_real("max_value", max_value, positive=True)
     _check_order("min_value", min_value, "max_value", max_value)
@@ -587,7 +587,7 @@ def batch_sizes(n: int, *, min_size: int = 1, max_size: int | None = None) -> Se
 
 
 @st.composite
-def _batch_sizes(draw, n, min_size, max_size):
+def _batch_sizes(draw: st.DrawFn, n: Any, min_size: Any, max_size: Any) -> Any:
     _check_int("n", n, minimum=1)
     _check_int("min_size", min_size, minimum=1)
     _check_int("max_size", max_size, minimum=1, allow_none=True)
@@ -629,7 +629,7 @@ def datasets(
 
 
 @st.composite
-def _datasets(draw, n_samples, n_features, n_classes, dtype, max_magnitude):
+def _datasets(draw: st.DrawFn, n_samples: Any, n_features: Any, n_classes: Any, dtype: Any, max_magnitude: Any) -> Any:
     dt = _check_dtype(dtype)
     max_magnitude = _check_real("max_magnitude", max_magnitude, positive=True)
     n = _draw_int(draw, "n_samples", st.integers(1, 16) if n_samples is None else n_samples, minimum=1)
@@ -670,7 +670,7 @@ def symmetric_matrices(
 
 
 @st.composite
-def _symmetric_matrices(draw, n, dtype, max_magnitude):
+def _symmetric_matrices(draw: st.DrawFn, n: Any, dtype: Any, max_magnitude: Any) -> Any:
     dt = _check_dtype(dtype)
     max_magnitude = _check_real("max_magnitude", max_magnitude, positive=True)
     side = _draw_side(draw, n)
@@ -691,7 +691,7 @@ def positive_definite_matrices(
 
 
 @st.composite
-def _positive_definite_matrices(draw, n, dtype, min_eigenvalue, max_magnitude):
+def _positive_definite_matrices(draw: st.DrawFn, n: Any, dtype: Any, min_eigenvalue: Any, max_magnitude: Any) -> Any:
     dt = _check_dtype(dtype)
     min_eigenvalue = _check_real("min_eigenvalue", min_eigenvalue, positive=True)
     max_magnitude = _check_real("max_magnitude", max_magnitude, positive=True)
@@ -714,7 +714,7 @@ def banded_patterns(
 
 
 @st.composite
-def _banded_patterns(draw, n, min_bandwidth, max_bandwidth):
+def _banded_patterns(draw: st.DrawFn, n: Any, min_bandwidth: Any, max_bandwidth: Any) -> Any:
     _check_int("min_bandwidth", min_bandwidth, minimum=0)
     _check_int("max_bandwidth", max_bandwidth, minimum=0, allow_none=True)
     _check_order("min_bandwidth", min_bandwidth, "max_bandwidth", max_bandwidth)
@@ -748,7 +748,7 @@ def sparsity_patterns(
 
 
 @st.composite
-def _sparsity_patterns(draw, shape, density, min_per_row):
+def _sparsity_patterns(draw: st.DrawFn, shape: Any, density: Any, min_per_row: Any) -> Any:
     density = _check_real("density", density, positive=True)
     if density > 1:
         raise InvalidArgument(f"density={density!r} must be at most 1")

@@ -150,7 +150,7 @@ _REFUSED = {
 }
 
 
-def _translate(kwargs: dict, fast_mode: bool) -> tuple[dict, list[str]]:
+def _translate(kwargs: dict[str, Any], fast_mode: bool) -> tuple[dict[str, Any], list[str]]:
     """torch's options as gradverify's: ignored ones noted, unsupported ones refused."""
     notes = []
     given = [k for k in _IGNORED if kwargs.pop(k, None) is not None]
@@ -191,7 +191,7 @@ def _verdict(report: Report, raise_exception: bool, extra: Sequence[str]) -> boo
     raise GradcheckFailure(report)
 
 
-def _as_tuple(inputs: Any) -> tuple:
+def _as_tuple(inputs: Any) -> tuple[Any, ...]:
     return tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
 
 
@@ -280,7 +280,7 @@ def gradgradcheck(
             raise InvalidArgument(f"grad_outputs has {len(cts)} tensors, but func has {len(wanted)} differentiable outputs")
     n = len(xs)
 
-    def backward(*args: Any) -> tuple:
+    def backward(*args: Any) -> tuple[Any, ...]:
         values, cotangents = list(args[:n]), args[n:]
         with torch.enable_grad():
             for i in diff:
@@ -298,7 +298,7 @@ def gradgradcheck(
     return _verdict(report, raise_exception, notes + ["gradgradcheck: the backward's derivative (torch's double backward)"])
 
 
-def _outputs(value: Any, func: Any) -> tuple:
+def _outputs(value: Any, func: Any) -> tuple[Any, ...]:
     items = value if isinstance(value, (tuple, list)) else (value,)
     if not all(isinstance(v, torch.Tensor) for v in items):
         raise InvalidArgument(f"{describe_fn(func)} must return a tensor or a tuple of tensors")

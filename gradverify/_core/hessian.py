@@ -121,7 +121,7 @@ def _as_matrix(value: Any, spec: ParamSpec, rows: int) -> np.ndarray:
     return np.concatenate([np.asarray(leaf, dtype=np.float64).reshape(rows, -1) for leaf in leaves], axis=1)
 
 
-def _hessian_rows(A: np.ndarray, N: np.ndarray, T: np.ndarray, spec: ParamSpec) -> tuple[list, np.ndarray, int, int]:
+def _hessian_rows(A: np.ndarray, N: np.ndarray, T: np.ndarray, spec: ParamSpec) -> tuple[list[Any], np.ndarray, int, int]:
     err = np.abs(A - N)
     ratio = err / np.maximum(T, 1e-300)
     fail = err > T

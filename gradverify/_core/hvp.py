@@ -38,8 +38,8 @@ __all__ = ["check_hvp"]
 
 
 def _cheap_hvp_failure(
-    hvp: Callable[..., Any], spec: ParamSpec, flat: np.ndarray, vs: list, seed: int
-) -> tuple[Report | None, list]:
+    hvp: Callable[..., Any], spec: ParamSpec, flat: np.ndarray, vs: list[Any], seed: int
+) -> tuple[Report | None, list[Any]]:
     """Linearity and symmetry of the claimed HVP; (a failed report or None, the products)."""
 
     def product(v: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ def _flat_point(x: Any, argname: str = "x", names: Any = None) -> tuple[ParamSpe
     return spec, flat
 
 
-def _analytic_matrix(value: Any, spec: ParamSpec, out_shape: tuple, argname: str) -> np.ndarray:
+def _analytic_matrix(value: Any, spec: ParamSpec, out_shape: tuple[Any, ...], argname: str) -> np.ndarray:
     """Flatten a derivative of structure like x (leaves out_shape + leaf shape) to (n, m).
 
     The structure is checked by :meth:`ParamSpec.leaves`, the one structure
@@ -53,7 +53,7 @@ def _analytic_matrix(value: Any, spec: ParamSpec, out_shape: tuple, argname: str
     return A
 
 
-def _call_derivative(fn: Callable[..., Any], spec: ParamSpec, x: np.ndarray, args: tuple, argname: str) -> Any:
+def _call_derivative(fn: Callable[..., Any], spec: ParamSpec, x: np.ndarray, args: tuple[Any, ...], argname: str) -> Any:
     """``fn`` at a fresh copy of the point; an error if it modifies that copy."""
     point = spec.unflatten(x)
     snapshot = x.copy()
@@ -63,7 +63,7 @@ def _call_derivative(fn: Callable[..., Any], spec: ParamSpec, x: np.ndarray, arg
     return value
 
 
-def _unflatten_matrix(M: np.ndarray, spec: ParamSpec, out_shape: tuple) -> Any:
+def _unflatten_matrix(M: np.ndarray, spec: ParamSpec, out_shape: tuple[Any, ...]) -> Any:
     """(n, m) back to the structure of x with leaves out_shape + leaf shape."""
     leaves = []
     for shape, a, b in zip(spec.shapes, spec.offsets[:-1], spec.offsets[1:]):

@@ -22,9 +22,9 @@ from ..errors import InvalidArgument, ShapeMismatch
 __all__ = ["ParamSpec", "Params", "Location"]
 
 #: What gradverify accepts as parameters.
-Params = Union[np.ndarray, float, dict, tuple, list]  # noqa: UP007 (a runtime alias on Python 3.10)
+Params = Union[np.ndarray, float, dict[str, Any], tuple[Any, ...], list[Any]]  # noqa: UP007 (a runtime alias on Python 3.10)
 #: Where an entry lives: an index tuple for a lone array, else (name, index).
-Location = tuple
+Location = tuple[Any, ...]
 
 
 def _float_dtype(dtypes: Sequence[np.dtype]) -> np.dtype:
@@ -52,7 +52,7 @@ def _float_dtype(dtypes: Sequence[np.dtype]) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def _valid_names(names: Any, x: Any, kind: str, argname: str) -> tuple:
+def _valid_names(names: Any, x: Any, kind: str, argname: str) -> tuple[Any, ...]:
     """The user's ``names=`` for the leaves of a tuple or list ``x``: distinct non-empty strings, one per leaf."""
     if kind not in ("tuple", "list"):
         what = "a dict (its keys name its leaves)" if kind == "dict" else "one array"
@@ -91,10 +91,10 @@ class ParamSpec:
     """
 
     kind: str
-    names: tuple
-    shapes: tuple
+    names: tuple[Any, ...]
+    shapes: tuple[Any, ...]
     dtype: np.dtype
-    labels: tuple = ()
+    labels: tuple[Any, ...] = ()
     container: Any = None
 
     @classmethod
@@ -153,7 +153,7 @@ class ParamSpec:
     # Cached: a vectorized sweep asks for views of every chunk, and recomputing
     # these per chunk cost more than a cheap f itself.
     @cached_property
-    def sizes(self) -> tuple:
+    def sizes(self) -> tuple[Any, ...]:
         return tuple(int(np.prod(s, dtype=np.int64)) for s in self.shapes)
 
     @cached_property
@@ -175,7 +175,7 @@ class ParamSpec:
             out[start:stop] = np.asarray(leaf).reshape(-1)
         return out
 
-    def leaves(self, x: Any, *, argname: str = "x", prefix: tuple | None = None, like: str = "x") -> list:
+    def leaves(self, x: Any, *, argname: str = "x", prefix: tuple[Any, ...] | None = None, like: str = "x") -> list[Any]:
         """The leaves of ``x`` as arrays, checked against this structure.
 
         The one structure check of gradverify, for points and derivatives
@@ -185,7 +185,7 @@ class ParamSpec:
         :class:`~gradverify.errors.ShapeMismatch` naming the leaf and both shapes.
         """
         derivative = prefix is not None
-        lead: tuple = () if prefix is None else tuple(prefix)
+        lead: tuple[Any, ...] = () if prefix is None else tuple(prefix)
         if self.kind == "array":
             if isinstance(x, (dict, tuple, list)):
                 raise ShapeMismatch(
@@ -336,7 +336,7 @@ def _show_leaf(value: Any, leaf: np.ndarray) -> str:
     return f"an array of dtype {leaf.dtype}"
 
 
-def _pair_hint(value: Any, want: tuple, derivative: bool) -> str:
+def _pair_hint(value: Any, want: tuple[Any, ...], derivative: bool) -> str:
     """A derivative returned as ``(value, gradient)``, as many losses return them, is named so."""
     if not derivative or not isinstance(value, (tuple, list)) or len(value) != 2:
         return ""

@@ -63,7 +63,7 @@ def pair_name(spec: ParamSpec, i: int, j: int) -> str:
     return f"H[{spec.describe(i)}, {spec.describe(j)}]"
 
 
-def pair_location(spec: ParamSpec, i: int, j: int) -> tuple:
+def pair_location(spec: ParamSpec, i: int, j: int) -> tuple[Any, ...]:
     if spec.kind == "array" and len(spec.shapes[0]) <= 1:
         return (i, j)
     return (spec.locate(i), spec.locate(j))
@@ -77,7 +77,7 @@ def gradient_function(
     grad: Callable[[Any], Any] | None,
     spec: ParamSpec,
     x: np.ndarray,
-    counter: list,
+    counter: list[Any],
     allow_complex: bool = True,
 ) -> tuple[Callable[[Any], np.ndarray], str]:
     """A function of the parameters returning the flat gradient, and what it costs.
@@ -150,9 +150,9 @@ def checked_with_gradient(
     grad: Callable[[Any], Any] | None,
     spec: ParamSpec,
     x: np.ndarray,
-    counter: list,
+    counter: list[Any],
     run: Callable[[Callable[[Any], np.ndarray]], Report],
-) -> tuple[Report, str, list, str | None]:
+) -> tuple[Report, str, list[Any], str | None]:
     """``run(g)`` with the gradient ``g`` of :func:`gradient_function`: the report, what g is, notes, and
     the words of an inconclusive verdict (None when it is not one).
 
@@ -208,7 +208,7 @@ def _values(value: Any) -> np.ndarray:
 
 
 def _inner_setup(
-    f: Callable[[Any], Any], spec: ParamSpec, x: np.ndarray, counter: list, allow_complex: bool
+    f: Callable[[Any], Any], spec: ParamSpec, x: np.ndarray, counter: list[Any], allow_complex: bool
 ) -> tuple[bool, np.ndarray]:
     """Is complex-step usable for the inner gradient, and the fourth-order steps if not.
 
@@ -254,7 +254,7 @@ def taylor_order(
     d: np.ndarray,
     slope: float | None,
     curvature: float,
-    counter: list,
+    counter: list[Any],
     steps: int = 14,
 ) -> tuple[float, int]:
     """Observed order of the second-order Taylor remainder along ``d``, and the pairs it used.

@@ -66,11 +66,11 @@ def group_columns(pattern: np.ndarray) -> np.ndarray:
     [0, 1, 2, 0, 1]
     """
     m, n = pattern.shape
-    row_groups: list[set] = [set() for _ in range(m)]
+    row_groups: list[set[Any]] = [set() for _ in range(m)]
     groups = np.empty(n, dtype=np.int64)
     cols = [np.flatnonzero(pattern[:, j]) for j in range(n)]
     for j in range(n):
-        used: set = set()
+        used: set[Any] = set()
         for r in cols[j]:
             used |= row_groups[r]
         g = 0
@@ -82,7 +82,7 @@ def group_columns(pattern: np.ndarray) -> np.ndarray:
     return groups
 
 
-def _pattern_matrix(sparsity: Any, m: int, n: int, out_shape: tuple, x_shape: tuple) -> np.ndarray:
+def _pattern_matrix(sparsity: Any, m: int, n: int, out_shape: tuple[Any, ...], x_shape: tuple[Any, ...]) -> np.ndarray:
     """The pattern as a dense boolean (m, n), refused if misshapen."""
     if _issparse(sparsity):
         coo = sparsity.tocoo()
@@ -102,10 +102,10 @@ def _pattern_matrix(sparsity: Any, m: int, n: int, out_shape: tuple, x_shape: tu
             f"sparsity has shape {arr.shape}, but f(x) has shape {tuple(out_shape)} and x has shape {tuple(x_shape)}: "
             f"it must be {' or '.join(map(str, allowed))}"
         )
-    return arr.reshape(m, n) != 0
+    return np.asarray(arr.reshape(m, n) != 0)
 
 
-def _claimed_matrix(value: Any, m: int, n: int, out_shape: tuple, x_shape: tuple) -> Any:
+def _claimed_matrix(value: Any, m: int, n: int, out_shape: tuple[Any, ...], x_shape: tuple[Any, ...]) -> Any:
     """The claimed Jacobian as (m, n): dense float64, or scipy.sparse CSR."""
     if _issparse(value):
         if value.shape != (m, n):
@@ -128,7 +128,7 @@ def _claimed_matrix(value: Any, m: int, n: int, out_shape: tuple, x_shape: tuple
     return J
 
 
-def _output_shape(claimed: Any, x_shape: tuple) -> tuple:
+def _output_shape(claimed: Any, x_shape: tuple[Any, ...]) -> tuple[Any, ...]:
     """The shape of f(x), read off the claimed Jacobian (no call of f needed)."""
     shape = tuple(claimed.shape) if _issparse(claimed) else np.shape(claimed)
     if _issparse(claimed) or len(shape) == 2 and len(x_shape) <= 1:
@@ -139,7 +139,7 @@ def _output_shape(claimed: Any, x_shape: tuple) -> tuple:
 
 
 def sparse_route(
-    f: Callable[[Any], Any], jac: Callable[[Any], Any], x: Any, sparsity: Any, options: dict
+    f: Callable[[Any], Any], jac: Callable[[Any], Any], x: Any, sparsity: Any, options: dict[str, Any]
 ) -> tuple[Report | None, Callable[[Any], Any]]:
     """For check_jacobian: the sparse check's report when it applies, else None and ``jac``.
 
@@ -162,7 +162,7 @@ def check_sparse_jacobian(
     f: Callable[[Any], Any],
     claimed: Any,
     flat: np.ndarray,
-    x_shape: tuple,
+    x_shape: tuple[Any, ...],
     sparsity: Any,
     *,
     method: str = "auto",
@@ -231,7 +231,7 @@ def check_sparse_jacobian(
         "the pattern is checked by the same products: every group product also probes the pattern's complement "
         "in every row (a nonzero the pattern leaves out fails like a wrong entry)",
     ] + list(first.notes)
-    named: list = []
+    named: list[Any] = []
     if not first.ok:
         A0, N0, T0 = _matrices(first, m, G)
         for g in range(G):
@@ -249,11 +249,11 @@ def _matrices(report: Report, m: int, k: int) -> tuple[np.ndarray, np.ndarray, n
 
 
 def _bisect(
-    probe: Callable[[list], Report],
+    probe: Callable[[list[Any]], Report],
     cols: np.ndarray,
     rows: np.ndarray,
     m: int,
-    named: list,
+    named: list[Any],
     Jd: np.ndarray,
     weights: np.ndarray,
 ) -> None:
@@ -279,7 +279,7 @@ def _bisect(
             _bisect(probe, part, bad, m, named, Jd, weights)
 
 
-def _entry(i: int, j: int, out_shape: tuple, x_shape: tuple) -> str:
+def _entry(i: int, j: int, out_shape: tuple[Any, ...], x_shape: tuple[Any, ...]) -> str:
     oi = ", ".join(map(str, np.unravel_index(i, out_shape))) if out_shape else ""
     xj = ", ".join(map(str, np.unravel_index(j, x_shape))) if x_shape else ""
     return f"J[{oi}; {xj}]" if len(out_shape) > 1 or len(x_shape) > 1 else f"J[{i}, {j}]"
@@ -287,13 +287,13 @@ def _entry(i: int, j: int, out_shape: tuple, x_shape: tuple) -> str:
 
 def _sparse_report(
     first: Report,
-    named: list,
+    named: list[Any],
     P: np.ndarray,
     Jd: np.ndarray,
-    out_shape: tuple,
-    x_shape: tuple,
+    out_shape: tuple[Any, ...],
+    x_shape: tuple[Any, ...],
     calls: int,
-    notes: list,
+    notes: list[Any],
     seed: int,
 ) -> Report:
     from .second_parts import replace_fields

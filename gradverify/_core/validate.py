@@ -57,7 +57,8 @@ def valid_callable(name: str, value: Any, what: str) -> Callable[..., Any]:
     """
     if not callable(value):
         raise InvalidArgument(f"{name}={show(value)} is not callable; it must be a function: {what}")
-    return value
+    function: Callable[..., Any] = value
+    return function
 
 
 def valid_choice(name: str, value: Any, choices: Sequence[str]) -> str:
@@ -127,7 +128,7 @@ def valid_count(name: str, value: Any, *, minimum: int) -> int:
     return int(value)
 
 
-def valid_array(name: str, value: Any, *, shape: tuple | None = None) -> np.ndarray:
+def valid_array(name: str, value: Any, *, shape: tuple[Any, ...] | None = None) -> np.ndarray:
     """``value`` as a finite float64 array (of ``shape`` when given).
 
     >>> valid_array("cotangent", "abc")

@@ -79,10 +79,10 @@ def check_vjp_of_vjp(
     )
     point = {"x": x_arr, "cotangent": ct.astype(x_arr.dtype if x_arr.dtype.kind == "f" else np.float64)}
 
-    def backward(p: dict) -> Any:
+    def backward(p: dict[str, Any]) -> Any:
         return vjp(p["x"], p["cotangent"])
 
-    def backward_vjp(p: dict, w: Any) -> dict:
+    def backward_vjp(p: dict[str, Any], w: Any) -> dict[str, Any]:
         value = vjp_of_vjp(p["x"], p["cotangent"], w)
         if not isinstance(value, (tuple, list)) or len(value) != 2:
             raise InvalidArgument(

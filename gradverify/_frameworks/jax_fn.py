@@ -45,13 +45,13 @@ def _arg_names(fn: Any, count: int) -> list[str]:
 class Prepared:
     names: list[str]
     point: list[np.ndarray]
-    forward: Callable[[Sequence[np.ndarray]], tuple]
+    forward: Callable[[Sequence[np.ndarray]], tuple[Any, ...]]
     derivatives: dict[str, Derivative]
-    outputs: list[tuple[int, str | None, tuple]]
+    outputs: list[tuple[int, str | None, tuple[Any, ...]]]
     notes: list[str] = field(default_factory=list)
 
 
-def prepare(fn: Callable, args: Sequence[Any], *, argnums: Any, modes: Any, jit: Any) -> Prepared:
+def prepare(fn: Callable[..., Any], args: Sequence[Any], *, argnums: Any, modes: Any, jit: Any) -> Prepared:
     label = f"fn ({getattr(fn, '__qualname__', None) or getattr(fn, '__name__', type(fn).__name__)})"
     arg_names = _arg_names(fn, len(args))
     chosen = _argnums(argnums, len(args))
@@ -92,7 +92,7 @@ def prepare(fn: Callable, args: Sequence[Any], *, argnums: Any, modes: Any, jit:
             full[i] = v
         return fn(*jax.tree_util.tree_unflatten(treedef, full))
 
-    def outputs_of(value: Any) -> list:
+    def outputs_of(value: Any) -> list[Any]:
         out_leaves, _ = jax.tree_util.tree_flatten(value)
         if not out_leaves or not all(isinstance(o, (jax.Array, np.ndarray)) for o in out_leaves):
             kinds = sorted({type(o).__name__ for o in out_leaves}) or ["nothing"]
@@ -113,7 +113,7 @@ def prepare(fn: Callable, args: Sequence[Any], *, argnums: Any, modes: Any, jit:
         except (jax.errors.JAXTypeError, jax.errors.ConcretizationTypeError, TypeError) as exc:
             notes.append(f"{label} cannot be jitted ({type(exc).__name__}); evaluated op by op")
             evaluate = of_diff
-    outputs: list[tuple[int, str | None, tuple]] = []
+    outputs: list[tuple[int, str | None, tuple[Any, ...]]] = []
     for k, ((path, _), o) in enumerate(zip(out_paths, probe)):
         if jnp.issubdtype(o.dtype, jnp.floating):
             tag = None if len(probe) == 1 else "output" + jax.tree_util.keystr(tuple(path))
@@ -123,7 +123,7 @@ def prepare(fn: Callable, args: Sequence[Any], *, argnums: Any, modes: Any, jit:
     if not outputs:
         raise InvalidArgument(f"{label} returned no floating-point array: there is no derivative to check")
 
-    def forward(arrays: Sequence[np.ndarray]) -> tuple:
+    def forward(arrays: Sequence[np.ndarray]) -> tuple[Any, ...]:
         return tuple(np.asarray(o) for o in outputs_of(evaluate(*[jnp.asarray(a) for a in arrays])))
 
     wanted = _modes(modes)
@@ -147,7 +147,7 @@ def prepare(fn: Callable, args: Sequence[Any], *, argnums: Any, modes: Any, jit:
     return Prepared(names, point, forward, derivatives, outputs, notes)
 
 
-def _argnums(argnums: Any, count: int) -> set:
+def _argnums(argnums: Any, count: int) -> set[Any]:
     if argnums is None:
         return set(range(count))
     chosen = (argnums,) if isinstance(argnums, int) else tuple(argnums)
@@ -156,7 +156,7 @@ def _argnums(argnums: Any, count: int) -> set:
     return {a % count for a in chosen}
 
 
-def _modes(modes: Any) -> tuple:
+def _modes(modes: Any) -> tuple[Any, ...]:
     if modes == "auto":
         return ("rev", "fwd")
     chosen = (modes,) if isinstance(modes, str) else tuple(modes)
@@ -165,10 +165,10 @@ def _modes(modes: Any) -> tuple:
     return chosen
 
 
-def _reverse(of_diff: Callable, probe: list) -> Derivative:
+def _reverse(of_diff: Callable[..., Any], probe: list[Any]) -> Derivative:
     passes = [0]
 
-    def pullback(arrays: list) -> tuple:
+    def pullback(arrays: list[Any]) -> tuple[Any, ...]:
         out, vjp_fun = jax.vjp(of_diff, *[jnp.asarray(a) for a in arrays])
         return out, vjp_fun
 
@@ -177,12 +177,12 @@ def _reverse(of_diff: Callable, probe: list) -> Derivative:
         parts = [jnp.zeros_like(o) if j != k else jnp.asarray(ct, dtype=o.dtype) for j, o in enumerate(flat)]
         return jax.tree_util.tree_unflatten(tree, parts)
 
-    def vjp(k: int, arrays: list, cotangent: np.ndarray) -> list:
+    def vjp(k: int, arrays: list[Any], cotangent: np.ndarray) -> list[Any]:
         out, vjp_fun = pullback(arrays)
         passes[0] += 1
         return [np.asarray(g) for g in vjp_fun(cotangent_tree(out, k, cotangent))]
 
-    def jacobian(k: int, arrays: list, shape: tuple) -> list:
+    def jacobian(k: int, arrays: list[Any], shape: tuple[Any, ...]) -> list[Any]:
         out, vjp_fun = pullback(arrays)
         size = int(np.prod(shape, dtype=np.int64))
         basis = jnp.eye(size, dtype=jax.tree_util.tree_leaves(out)[k].dtype).reshape((size,) + shape)
@@ -193,10 +193,10 @@ def _reverse(of_diff: Callable, probe: list) -> Derivative:
     return Derivative(jacobian, vjp, passes)
 
 
-def _forward(of_diff: Callable) -> Derivative:
+def _forward(of_diff: Callable[..., Any]) -> Derivative:
     passes = [0]
 
-    def full_jacobian(k: int, arrays: list) -> tuple[np.ndarray, list]:
+    def full_jacobian(k: int, arrays: list[Any]) -> tuple[np.ndarray, list[Any]]:
         primals = tuple(jnp.asarray(a) for a in arrays)
         sizes = [a.size for a in arrays]
         n = int(sum(sizes))
@@ -211,11 +211,11 @@ def _forward(of_diff: Callable) -> Derivative:
         cols = np.asarray(jax.vmap(column)(eye))  # (n, *out_shape)
         return cols.reshape(n, -1), [int(o) for o in offsets]
 
-    def jacobian(k: int, arrays: list, shape: tuple) -> list:
+    def jacobian(k: int, arrays: list[Any], shape: tuple[Any, ...]) -> list[Any]:
         cols, offsets = full_jacobian(k, arrays)
         return [cols[offsets[j] : offsets[j + 1]].T.reshape(shape + a.shape) for j, a in enumerate(arrays)]
 
-    def vjp(k: int, arrays: list, cotangent: np.ndarray) -> list:
+    def vjp(k: int, arrays: list[Any], cotangent: np.ndarray) -> list[Any]:
         cols, offsets = full_jacobian(k, arrays)
         pulled = cols @ np.asarray(cotangent, dtype=cols.dtype).reshape(-1)
         return [pulled[offsets[j] : offsets[j + 1]].reshape(a.shape) for j, a in enumerate(arrays)]

@@ -92,18 +92,18 @@ class CallCache:
     checks of the other outputs then read the values of the same points.
     """
 
-    def __init__(self, call: Callable[[Sequence[np.ndarray]], tuple], limit: int = 20000) -> None:
+    def __init__(self, call: Callable[[Sequence[np.ndarray]], tuple[Any, ...]], limit: int = 20000) -> None:
         self._call = call
         self.calls = 0
         self.reading = False
-        self._store: dict[bytes, tuple] = {}
+        self._store: dict[bytes, tuple[Any, ...]] = {}
         self._limit = limit
 
     @staticmethod
     def _key(leaves: Sequence[np.ndarray]) -> bytes:
         return b"|".join(np.ascontiguousarray(a).tobytes() + str(a.dtype).encode() for a in leaves)
 
-    def __call__(self, leaves: Sequence[np.ndarray]) -> tuple:
+    def __call__(self, leaves: Sequence[np.ndarray]) -> tuple[Any, ...]:
         key = self._key(leaves)
         if self.reading and key in self._store:
             return self._store[key]

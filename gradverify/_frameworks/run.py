@@ -41,17 +41,17 @@ class Derivative:
     passes spent, for the report.
     """
 
-    jacobian: Callable[[int, list, tuple], list]
-    vjp: Callable[[int, list, np.ndarray], list]
-    passes: list
+    jacobian: Callable[[int, list[Any], tuple[Any, ...]], list[Any]]
+    vjp: Callable[[int, list[Any], np.ndarray], list[Any]]
+    passes: list[Any]
 
 
 def check_outputs(
-    forward: Callable[[Sequence[np.ndarray]], tuple],
+    forward: Callable[[Sequence[np.ndarray]], tuple[Any, ...]],
     derivative: Derivative,
     names: Sequence[str],
     point: Sequence[np.ndarray],
-    outputs: Sequence[tuple[int, str | None, tuple]],
+    outputs: Sequence[tuple[int, str | None, tuple[Any, ...]]],
     *,
     notes: Sequence[str],
     options: dict[str, Any],
@@ -73,14 +73,14 @@ def check_outputs(
     for n, (k, label, shape) in enumerate(outputs):
         cache.reading = n > 0
 
-        def f(tree: dict, k: int = k) -> np.ndarray:
-            return cache([tree[name] for name in names])[k]
+        def f(tree: dict[str, Any], k: int = k) -> np.ndarray:
+            return np.asarray(cache([tree[name] for name in names])[k])
 
         size = int(np.prod(shape, dtype=np.int64))
         jac = full_jacobian if full_jacobian is not None else size <= JACOBIAN_MAX
         if jac:
 
-            def jacobian(tree: dict, k: int = k, shape: tuple = shape) -> dict:
+            def jacobian(tree: dict[str, Any], k: int = k, shape: tuple[Any, ...] = shape) -> dict[str, Any]:
                 return dict(zip(names, derivative.jacobian(k, [tree[name] for name in names], shape)))
 
             report = check_jacobian(f, jacobian, x, **_engine(options))
@@ -88,7 +88,7 @@ def check_outputs(
         else:
             ct = np.random.default_rng([seed, k]).standard_normal(shape)
 
-            def vjp(tree: dict, cotangent: np.ndarray, k: int = k) -> dict:
+            def vjp(tree: dict[str, Any], cotangent: np.ndarray, k: int = k) -> dict[str, Any]:
                 return dict(zip(names, derivative.vjp(k, [tree[name] for name in names], cotangent)))
 
             report = check_vjp(f, vjp, x, cotangent=ct, **_engine(options))
@@ -103,6 +103,6 @@ def _passes(count: int) -> str:
     return f"{count} pass" if count == 1 else f"{count} passes"
 
 
-def _engine(options: dict) -> dict:
+def _engine(options: dict[str, Any]) -> dict[str, Any]:
     keys = ("method", "h", "safety", "mode", "directions", "budget", "seed")
     return {k: options[k] for k in keys if k in options}

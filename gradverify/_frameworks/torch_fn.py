@@ -55,9 +55,9 @@ class Prepared:
 
     names: list[str]
     point: list[np.ndarray]
-    forward: Callable[[Sequence[np.ndarray]], tuple]
+    forward: Callable[[Sequence[np.ndarray]], tuple[Any, ...]]
     derivative: Derivative
-    outputs: list[tuple[int, str | None, tuple]]
+    outputs: list[tuple[int, str | None, tuple[Any, ...]]]
     notes: list[str] = field(default_factory=list)
 
 
@@ -146,7 +146,7 @@ def prepare(fn: Any, inputs: Sequence[Any], *, reference: str | None = None) -> 
         return torch.func.functional_call(module, state, tuple(args))
 
     probe = _as_outputs(_call_probe(call, point, device, label), label)
-    outputs: list[tuple[int, str | None, tuple]] = []
+    outputs: list[tuple[int, str | None, tuple[Any, ...]]] = []
     for k, out in enumerate(probe):
         if out.is_floating_point():
             outputs.append((k, f"output {k}" if len(probe) > 1 else None, tuple(out.shape)))
@@ -155,7 +155,7 @@ def prepare(fn: Any, inputs: Sequence[Any], *, reference: str | None = None) -> 
     if not outputs:
         raise InvalidArgument(f"{label} returned no floating-point tensor: there is no derivative to check")
 
-    def forward(arrays: Sequence[np.ndarray]) -> tuple:
+    def forward(arrays: Sequence[np.ndarray]) -> tuple[Any, ...]:
         tensors = [torch.from_numpy(np.ascontiguousarray(a)).to(device) for a in arrays]
         with torch.no_grad():
             result = _as_outputs(call(tensors), label)
@@ -163,7 +163,7 @@ def prepare(fn: Any, inputs: Sequence[Any], *, reference: str | None = None) -> 
 
     passes = [0]
 
-    def graph(arrays: Sequence[np.ndarray]) -> tuple[list[torch.Tensor], tuple]:
+    def graph(arrays: Sequence[np.ndarray]) -> tuple[list[torch.Tensor], tuple[Any, ...]]:
         tensors = [torch.from_numpy(np.array(a, copy=True)).to(device).requires_grad_(True) for a in arrays]
         with torch.enable_grad():
             result = _as_outputs(call(tensors), label)
@@ -176,7 +176,7 @@ def prepare(fn: Any, inputs: Sequence[Any], *, reference: str | None = None) -> 
                 )
         return tensors, result
 
-    def pull(k: int, tensors: list, result: tuple, ct: torch.Tensor, retain: bool) -> list:
+    def pull(k: int, tensors: list[Any], result: tuple[Any, ...], ct: torch.Tensor, retain: bool) -> list[Any]:
         passes[0] += 1
         try:
             grads = torch.autograd.grad(result[k], tensors, ct, retain_graph=retain, allow_unused=True)
@@ -192,7 +192,7 @@ def prepare(fn: Any, inputs: Sequence[Any], *, reference: str | None = None) -> 
             out.append(g.detach().cpu().numpy().astype(np_dtype))
         return out
 
-    def jacobian(k: int, arrays: list, shape: tuple) -> list:
+    def jacobian(k: int, arrays: list[Any], shape: tuple[Any, ...]) -> list[Any]:
         tensors, result = graph(arrays)
         size = int(np.prod(shape, dtype=np.int64))
         rows: list[list[np.ndarray]] = []
@@ -203,7 +203,7 @@ def prepare(fn: Any, inputs: Sequence[Any], *, reference: str | None = None) -> 
         return [np.stack([r[j] for r in rows]).reshape(shape + a.shape) if size else np.zeros(shape + a.shape)
                 for j, a in enumerate(arrays)]
 
-    def vjp(k: int, arrays: list, cotangent: np.ndarray) -> list:
+    def vjp(k: int, arrays: list[Any], cotangent: np.ndarray) -> list[Any]:
         tensors, result = graph(arrays)
         ct = torch.from_numpy(np.asarray(cotangent, dtype=np_dtype).copy()).to(device)
         return pull(k, tensors, result, ct, retain=False)
@@ -211,13 +211,13 @@ def prepare(fn: Any, inputs: Sequence[Any], *, reference: str | None = None) -> 
     return Prepared(names, point, forward, Derivative(jacobian, vjp, passes), outputs, notes)
 
 
-def _call_probe(call: Callable, point: list, device: Any, label: str) -> Any:
+def _call_probe(call: Callable[..., Any], point: list[Any], device: Any, label: str) -> Any:
     tensors = [torch.from_numpy(a.copy()).to(device) for a in point]
     with torch.no_grad():
         return call(tensors)
 
 
-def _as_outputs(value: Any, label: str) -> tuple:
+def _as_outputs(value: Any, label: str) -> tuple[Any, ...]:
     """The outputs as a tuple of tensors, or a clear error naming what came back."""
     items = value if isinstance(value, (tuple, list)) else (value,)
     for k, item in enumerate(items):
