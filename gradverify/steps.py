@@ -33,6 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._core import names as _names
 from .errors import InvalidArgument
 
 __all__ = [
@@ -64,8 +65,8 @@ __all__ = [
     "steps_for",
 ]
 
-#: Methods accepted by the estimators ("auto" is resolved in the verdict layer).
-METHODS = ("forward", "central", "complex", "richardson")
+#: Methods accepted by the estimators ("auto" is resolved in the verdict layer); defined once in _core.names.
+METHODS = _names.METHODS
 
 #: Order of accuracy of each method (Richardson: one extrapolation of central).
 ORDER = {"forward": 1, "central": 2, "richardson": 4, "complex": 2}

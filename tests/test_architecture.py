@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "gradverify"
 # (new modules of _core are verdict modules unless listed).
 LAYERS: dict[str, int] = {
     "gradverify.errors": 0,
+    "gradverify._core.names": 0,
     "gradverify._core.validate": 0,
     "gradverify._core.params": 0,
     "gradverify._core.batches": 0,

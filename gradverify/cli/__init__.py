@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from .._core.names import CHECK_METHODS
 from ._check import cmd_check
 from ._demo import cmd_demo
 from ._descent import cmd_descent
@@ -48,7 +49,6 @@ from ._targets import finite_arg, seed_arg
 
 __all__ = ["ExitCode", "main"]
 
-METHODS = ("auto", "forward", "central", "complex", "richardson")
 
 
 # -- the parser and main --------------------------------------------------------------------
@@ -89,14 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="check a correct and a broken gradient from the built-in zoo")
     demo.add_argument("--problem", default="softmax", help="zoo problem (default: softmax)")
     demo.add_argument("--bug", default="forgot_mean", help="which broken twin (default: forgot_mean)")
-    demo.add_argument("--method", choices=METHODS, default="auto")
+    demo.add_argument("--method", choices=CHECK_METHODS, default="auto")
     demo.add_argument("--seed", type=seed_arg, default=0)
     demo.add_argument("--json", metavar="PATH", help="also write both reports as JSON ('-' for stdout)")
     demo.set_defaults(run=cmd_demo)
 
     check = sub.add_parser("check", help="check a gradient or VJP against numerical estimates")
     _add_target(check, derivative_required=True)
-    check.add_argument("--method", choices=METHODS, default="auto", help="numerical method (default: auto)")
+    check.add_argument("--method", choices=CHECK_METHODS, default="auto", help="numerical method (default: auto)")
     check.add_argument(
         "--examples",
         type=int,

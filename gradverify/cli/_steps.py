@@ -6,11 +6,12 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from .._core.names import METHODS
 from ._errors import CommandError, ExitCode, _first_line
 from ._output import Progress, write_json
 from ._targets import Target, point
 
-STEP_METHODS = ("forward", "central", "complex", "richardson")
+STEP_METHODS = METHODS  # every estimator
 
 
 def cmd_steps(args: argparse.Namespace) -> ExitCode:
