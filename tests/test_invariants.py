@@ -486,3 +486,17 @@ def test_a_plain_scale_bug_without_data_is_not_blamed_on_batches():
     report = inv.check_descent_direction(lambda w: 0.5 * np.sum(w**2), lambda w: 2 * w, np.ones(3), seed=0)
     assert not report.ok and "2" in report.diagnosis
     assert "batch" not in report.diagnosis
+
+
+def test_descent_direction_with_a_step_too_small_to_see_is_never_ok():
+    # issue 11 A: at h=1e-14 the loss's rounding hides the slope, and a sign-flipped gradient passed.
+    loss = lambda w: np.sum(w**2)  # noqa: E731
+    w = np.array([1.0, 2.0, 3.0])
+    for grad in (lambda w: 2 * w, lambda w: -2 * w):
+        report = inv.check_descent_direction(loss, grad, w, h=1e-14)
+        assert not report.ok and report.pattern == "inconclusive", str(report)
+        assert "h=None" in report.diagnosis
+    # the default step sees both: the right gradient passes, the flipped one fails as a sign
+    assert inv.check_descent_direction(loss, lambda w: 2 * w, w).ok
+    flipped = inv.check_descent_direction(loss, lambda w: -2 * w, w)
+    assert not flipped.ok and flipped.pattern == "sign"

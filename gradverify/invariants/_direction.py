@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import steps as rules
 from .._core.params import ParamSpec
 from .._core.validate import real_scalar, valid_count, valid_positive
 from ..errors import InvalidArgument
@@ -87,7 +88,16 @@ def check_descent_direction(
     step = s / gn if gn > 0 else 0.0
     decrease = float(f_at[2] - f_at[3]) if gn > 0 else 0.0
     diagnosis = pattern = None
-    if not ok:
+    if ok and not kink and gn > 0 and tolerance > rules.RESOLUTION_LIMIT * abs(predicted):
+        # The slope's tolerance is wider than the slope itself could be wrong by and still be seen:
+        # passing here would pass a flipped sign (the loss's rounding over a tiny h hides any slope).
+        ok, pattern = False, "inconclusive"
+        diagnosis = (
+            f"inconclusive: the loss's rounding over the step (tolerance {tolerance:.3g} on a slope of "
+            f"{abs(predicted):.3g}) is too wide to see whether the loss falls along -grad; use the default "
+            f"step (h=None) or a larger h"
+        )
+    elif not ok:
         pattern, diagnosis = _explain_direction(gn, slope, ratio, arrays)
     return DescentDirectionReport(
         ok=bool(ok),
