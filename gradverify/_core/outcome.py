@@ -153,6 +153,15 @@ def _small_leaf(p: Problem, unresolved: np.ndarray) -> tuple[str, str] | None:
         lo, hi = int(offsets[k]), int(offsets[k + 1])
         if unresolved[lo:hi].any() and scale < SMALL_LEAF * float(p.tolerance.floor(overall)):
             name = leaf_label(p.spec, k)
+            if scale <= float(p.tolerance.floor(overall)):
+                # Below the rounding of f itself: a derivative that is zero in theory (a bias
+                # before a normalisation) and a tiny one with a flipped sign look the same here.
+                return (
+                    f"the derivative of {name} (about {scale:.3g}) is zero to within the rounding of f at the "
+                    f"scale of the other parameters (about {overall:.3g}): a sign or a factor in it cannot be seen",
+                    f"if it is zero in theory (a bias before a normalisation, a parameter f does not use), leave "
+                    f"{name} out of the check (wrt=, requires_grad=False); otherwise rescale it",
+                )
             return (
                 f"the derivative of {name} (about {scale:.3g}) is too small to see against the rounding of f "
                 f"at the scale of the other parameters (about {overall:.3g})",
