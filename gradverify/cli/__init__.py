@@ -147,7 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return ExitCode.USAGE
-        return _run(args, show_traceback)
+        code = _run(args, show_traceback)
+        # Block-buffered output to a pipe is written here, so a reader that went away is seen
+        # here and not at the interpreter's exit (which would print a warning and exit 120).
+        sys.stdout.flush()
+        return code
     except BrokenPipeError:
         # The reader went away (`gradverify ... | head -3`): not an error of anyone's
         # function. Point stdout at devnull so the interpreter's final flush is quiet.
