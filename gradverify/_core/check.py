@@ -83,7 +83,7 @@ def _run(
     A = analytic_of(out_shape)
     tolerance = rules.Tolerance.of(x.dtype, safety)
     noise = Noise(ev, x, f0, rng)
-    choice = resolve_method(method, ev, x, f0, rng, noise, tolerance)
+    choice = resolve_method(method, ev, x, f0, rng, noise, tolerance, A)
     notes = [choice.note] if choice.note else []
     per_entry = 2 if choice.method in ("central", "richardson") else 1
     chosen_mode = _choose_mode(mode, directions, x.size * per_entry, budget, notes)

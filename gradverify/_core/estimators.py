@@ -17,7 +17,8 @@ for central) and bounds only the rounding part; the verdict layer accepts an
 entry on that bound alone when it can (a stricter test than the full bound),
 and :func:`refine` runs the full ladder, with truncation bound and kink
 detection, on the entries it cannot.  :func:`estimate` runs the ladder on
-every entry and is what the public ``numerical_gradient`` uses.
+every entry and is what the public ``estimate_gradient`` uses (``numerical_gradient``
+stops at the first pass, as scipy does).
 
 References
 ----------
@@ -107,7 +108,13 @@ def exact_steps(x: np.ndarray, h: np.ndarray, sign: float = 1.0) -> np.ndarray:
     return moved.astype(np.float64) - x.astype(np.float64)
 
 
-def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def measure_noise(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: np.ndarray,
+    rng: np.random.Generator,
+    walks: tuple[float, ...] = NOISE_WALKS,
+) -> np.ndarray:
     """The standard deviation of ``f``'s rounding noise at ``x``, per output.
 
     ``f`` is evaluated along a walk of steps ``sqrt(EPS)`` (relative) in a
@@ -117,7 +124,8 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
     ``j``-th differences is ``sqrt(gamma_j * mean(diff_j ** 2))`` with
     ``gamma_j = (j!)**2 / (2j)!``; the larger of ``j = 3, 4`` is kept.
     The result is floored at one ulp of ``f(x)`` (a computed value is rarely
-    better than that).
+    better than that).  ``walks`` are the step lengths of the walks taken
+    (:data:`NOISE_WALKS` by default; one walk costs ``NOISE_POINTS - 1`` calls).
     """
     # Steps of sqrt(EPS) relative to each entry (entries at zero move relative
     # to the largest entry): large enough that the rounding errors at the walk's
@@ -130,7 +138,7 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
     magnitude = np.abs(x.astype(np.float64))
     typical = float(np.max(magnitude)) if magnitude.size and np.max(magnitude) > 0 else 1.0
     sigmas = []
-    for length in NOISE_WALKS:
+    for length in walks:
         delta = length * np.sqrt(rules.eps(x.dtype)) * np.maximum(magnitude, 1e-3 * typical)
         values = _noise_walk(ev, x, f0, delta, rng.choice(np.array([-1.0, 1.0]), size=x.size))
         for j in (3, 4):

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..steps import Tolerance
-from .estimators import measure_noise
+from .estimators import NOISE_WALKS, measure_noise
 from .evaluate import Evaluator
 from .params import ParamSpec
 
@@ -22,21 +22,41 @@ __all__ = ["Noise", "Problem"]
 
 
 class Noise:
-    """f's rounding noise at x (per output), measured on first use and kept."""
+    """f's rounding noise at x (per output), measured on first use and kept.
+
+    :meth:`quick` measures it along one walk (half the calls): enough where an
+    underestimate can only cost calls, never a verdict (the vetting of
+    complex-step, whose tolerance it sets: too tight a tolerance refuses
+    complex-step and the check falls back to finite differences).  Calling
+    the object measures along both walks (reusing the quick one), which the
+    verdict's rounding bounds need.
+    """
 
     def __init__(self, ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.Generator) -> None:
         self._args = (ev, x, f0, rng)
         self._value: np.ndarray | None = None
+        self._quick: np.ndarray | None = None
+
+    def quick(self) -> np.ndarray:
+        """The noise from the first walk alone (or the full measurement when there is one)."""
+        if self._value is not None:
+            return self._value
+        if self._quick is None:
+            self._quick = measure_noise(*self._args, walks=NOISE_WALKS[:1])
+        return self._quick
 
     def __call__(self) -> np.ndarray:
         if self._value is None:
-            self._value = measure_noise(*self._args)
+            if self._quick is None:
+                self._value = measure_noise(*self._args)
+            else:
+                self._value = np.maximum(self._quick, measure_noise(*self._args, walks=NOISE_WALKS[1:]))
         return self._value
 
     @property
     def measured(self) -> np.ndarray | None:
         """The noise if it was measured, else None (complex-step never needs it)."""
-        return self._value
+        return self._value if self._value is not None else self._quick
 
 
 @dataclass(frozen=True)

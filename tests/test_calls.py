@@ -1,0 +1,126 @@
+"""What a check costs in calls of f, counted by f itself, and what it still sees.
+
+A correct gradient costs a first pass of one step per entry (n calls with
+complex-step, 2n with central differences) plus a small fixed number (f(x)
+twice, the noise walk, the vetting of complex-step); wrong entries, kinks and
+ill-conditioned entries still get the full ladder.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize._numdiff import approx_derivative
+
+import gradverify as gv
+from gradverify import zoo
+from gradverify._core.params import ParamSpec
+
+FIXED = 16
+
+
+class Counting:
+    """f that counts its own calls (a vectorized call would count its points; none here)."""
+
+    def __init__(self, f):
+        self.f, self.calls = f, 0
+
+    def __call__(self, x):
+        self.calls += 1
+        return self.f(x)
+
+
+def sized(name: str, n: int, seed: int = 0, dtype=np.float64) -> zoo.Problem:
+    """A zoo problem with about n parameters."""
+    if name == "rosenbrock":
+        return zoo.make_problem(name, n=n, seed=seed, dtype=dtype)
+    if name == "logistic":
+        return zoo.make_problem(name, n_features=n, seed=seed, dtype=dtype)
+    if name == "mlp":
+        return zoo.make_problem(name, n_features=int(np.sqrt(2 * n)), seed=seed, dtype=dtype)
+    return zoo.make_problem(name, n_features=n // 4, n_classes=4, seed=seed, dtype=dtype)
+
+
+def size_of(x) -> int:
+    return int(sum(np.size(v) for v in (x.values() if isinstance(x, dict) else [x])))
+
+
+@pytest.mark.parametrize("n", [100, 1000])
+@pytest.mark.parametrize("name", zoo.PROBLEM_NAMES)
+def test_a_correct_gradient_costs_one_pass_plus_a_few_calls(name, n):
+    problem = sized(name, n)
+    size = size_of(problem.x0)
+    for method, per_entry in (("complex", 1), ("central", 2)):
+        if method == "complex" and not problem.complex_safe:
+            continue
+        f = Counting(problem.f)
+        report = gv.check_grad(f, problem.grad, problem.x0, method=method, mode="full", seed=0)
+        assert report.ok, str(report)
+        assert f.calls == report.evaluations
+        assert f.calls <= per_entry * size + FIXED, (method, f.calls, size)
+
+
+def test_auto_on_a_complex_safe_function_costs_n_plus_a_few():
+    problem = sized("softmax", 400)
+    f = Counting(problem.f)
+    report = gv.check_grad(f, problem.grad, problem.x0, seed=1)
+    assert report.ok and report.method == "complex"
+    assert f.calls <= size_of(problem.x0) + FIXED
+
+
+@pytest.mark.parametrize("method", ["central", "complex"])
+def test_a_wrong_entry_still_gets_the_ladder_and_is_caught(method):
+    problem = sized("rosenbrock", 100)
+    wrong = zoo.mutants(problem.grad, entry=7, rel=1e-6 if method == "complex" else 1e-5)["one_entry"]
+    f = Counting(problem.f)
+    report = gv.check_grad(f, wrong, problem.x0, method=method, mode="full", seed=0)
+    assert report.outcome == "failed" and report.worst_index == (7,), str(report)
+    per_entry = 1 if method == "complex" else 2
+    # The wrong entry was re-estimated beyond the first pass.
+    assert f.calls > per_entry * 100 + 12
+
+
+def test_a_kink_still_gets_the_ladder_and_is_named():
+    # |x0| at 0 among smooth entries: the first pass cannot settle it.
+    f = Counting(lambda x: np.abs(x[0]) + np.sum(x[1:] ** 2))
+    x = np.concatenate([[0.0], np.linspace(0.5, 2.0, 49)])
+    report = gv.check_grad(f, lambda x: np.concatenate([[0.0], 2 * x[1:]]), x, method="central", seed=0)
+    assert report.ok and [k.name for k in report.kinks] == ["x[0]"], str(report)
+    assert f.calls > 2 * 50 + 12
+
+
+def test_complex_step_is_still_refused_where_f_is_not_analytic():
+    # abs of one term loses its imaginary part: complex-step is wrong there,
+    # and the vetting along a random direction must see it.
+    f = Counting(lambda x: np.sum(x**2) + np.abs(x[0] - 3.0))
+    g = lambda x: 2 * x + np.where(np.arange(x.size) == 0, np.sign(x[0] - 3.0), 0.0)  # noqa: E731
+    x = np.linspace(-1.0, 1.0, 30)
+    report = gv.check_grad(f, g, x, seed=0)
+    assert report.ok and report.method == "richardson", str(report)
+    with pytest.raises(gv.NotComplexSafe):
+        gv.check_grad(f, g, x, method="complex", seed=0)
+
+
+@pytest.mark.parametrize("n", [100, 1000])
+@pytest.mark.parametrize("name", zoo.PROBLEM_NAMES)
+def test_numerical_gradient_costs_2n_and_is_as_accurate_as_scipy_3_point(name, n):
+    problem = sized(name, n, seed=3)
+    spec = ParamSpec.of(problem.x0)
+    x = spec.flatten(problem.x0, dtype=np.float64)
+    exact = spec.flatten(problem.grad(problem.x0), dtype=np.float64)
+    f = Counting(problem.f)
+    ours = spec.flatten(gv.numerical_gradient(f, problem.x0, method="central"), dtype=np.float64)
+    assert f.calls <= 2 * x.size + FIXED
+    theirs = approx_derivative(lambda z: problem.f(spec.unflatten(z)), x, method="3-point")
+    assert np.max(np.abs(ours - exact)) <= np.max(np.abs(theirs - exact))
+
+
+def test_estimate_gradient_with_and_without_the_ladder():
+    f = lambda x: np.sum(np.sin(x))  # noqa: E731
+    x = np.linspace(0.1, 2.0, 20)
+    full = gv.estimate_gradient(f, x)
+    single = gv.estimate_gradient(f, x, refine=False)
+    assert full.complete and not single.complete
+    assert single.evaluations <= 2 * 20 + 12 < full.evaluations
+    for est in (full, single):
+        assert np.all(np.abs(est.value - np.cos(x)) <= est.bound + 1e-15)
