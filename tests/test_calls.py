@@ -124,3 +124,96 @@ def test_estimate_gradient_with_and_without_the_ladder():
     assert single.evaluations <= 2 * 20 + 12 < full.evaluations
     for est in (full, single):
         assert np.all(np.abs(est.value - np.cos(x)) <= est.bound + 1e-15)
+
+
+# -- float32 ---------------------------------------------------------------------------------
+
+
+def scaled(grad, factor):
+    def wrong(x):
+        g = grad(x)
+        if isinstance(g, dict):
+            return {k: (v * factor).astype(v.dtype) for k, v in g.items()}
+        return (g * factor).astype(g.dtype)
+
+    return wrong
+
+
+@pytest.mark.parametrize("method", ["auto", "central", "richardson", "forward"])
+@pytest.mark.parametrize("name", zoo.PROBLEM_NAMES)
+def test_float32_gradient_scaled_by_1e_3_is_caught(name, method):
+    for seed in range(3):
+        problem = zoo.make_problem(name, seed=seed, dtype=np.float32)
+        right = gv.check_grad(problem.f, problem.grad, problem.x0, method=method, seed=seed)
+        assert right.ok, str(right)
+        wrong = gv.check_grad(problem.f, scaled(problem.grad, 1 + 1e-3), problem.x0, method=method, seed=seed)
+        assert wrong.outcome == "failed", str(wrong)
+        if right.method != "complex":
+            assert "float64 numerical reference" in " ".join(right.notes) and "float32" in right.dtype
+
+
+def test_float64_reference_only_where_f_computes_in_float64():
+    w = np.linspace(0.5, 1.5, 12).astype(np.float32)
+
+    def in_float32(x):  # casts to float32 inside, returns float64: no float64 reference
+        return np.float64(np.sum(np.asarray(x, dtype=np.float32) ** 3))
+
+    def g(x):
+        return 3 * x**2
+
+    report = gv.check_grad(in_float32, g, w, method="central", seed=0)
+    assert report.ok and "float64 numerical reference" not in " ".join(report.notes), str(report)
+    assert report.dtype == "float32"
+    with pytest.raises(gv.InvalidArgument, match="reference='float64'"):
+        gv.check_grad(in_float32, g, w, method="central", seed=0, reference="float64")
+    same = gv.check_grad(lambda x: np.sum(x**3), g, w, method="central", seed=0, reference="same")
+    used = gv.check_grad(lambda x: np.sum(x**3), g, w, method="central", seed=0)
+    assert same.ok and used.ok and used.resolution < same.resolution / 10
+    with pytest.raises(gv.InvalidArgument, match="reference"):
+        gv.check_grad(np.sum, np.ones_like, w, reference="double")
+
+
+# -- directional without complex-step ---------------------------------------------------------
+
+
+def chain(x):
+    # float() makes f not complex-safe: the check must use finite differences.
+    return float(np.sum(np.log1p(x * x)) + 0.5 * np.sum(x[1:] * x[:-1]))
+
+
+def chain_grad(x):
+    g = 2 * x / (1 + x * x)
+    g[1:] += 0.5 * x[:-1]
+    g[:-1] += 0.5 * x[1:]
+    return g
+
+
+def bumped(entries, rel):
+    def wrong(x):
+        g = chain_grad(x)
+        g[list(entries)] *= 1 + rel
+        return g
+
+    return wrong
+
+
+@pytest.mark.parametrize("n", [20_000, 200_000])
+def test_one_wrong_entry_without_complex_step_is_named_in_64_calls(n):
+    x = np.random.default_rng(n).standard_normal(n)
+    entry = n // 3
+    f = Counting(chain)
+    report = gv.check_grad(f, bumped([entry], 1e-3), x, seed=0)
+    assert report.method == "richardson" and report.mode == "directional"
+    assert report.outcome == "failed" and report.worst_index == (entry,), str(report)
+    assert f.calls == report.evaluations <= 64
+    right = gv.check_grad(chain, chain_grad, x, seed=0)
+    assert right.ok, str(right)
+
+
+def test_two_wrong_entries_without_complex_step_fall_back_to_bisection():
+    n = 20_000
+    x = np.random.default_rng(1).standard_normal(n)
+    report = gv.check_grad(chain, bumped([100, 15_000], 1e-2), x, seed=0)
+    assert report.outcome == "failed", str(report)
+    named = {row.name for row in report.rows if row.note == "wrong"}
+    assert named == {"x[100]", "x[15000]"}, str(report)

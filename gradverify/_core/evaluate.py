@@ -195,6 +195,7 @@ class Evaluator:
         buffer[index[0]] = base[index[0]]
         scalar = self.out_shape == ()
         k = 1
+        done = False  # the loop ran to its end: count - 1 calls after the first
         try:
             with self._complex_guard():
                 if scalar:
@@ -216,6 +217,7 @@ class Evaluator:
                         buffer[i] = shifted_values[k]
                         out[k] = np.reshape(f(tree), -1)
                         buffer[i] = base[i]
+            done = True
         except (NotComplexSafe, _ComplexWarning):
             raise
         except Exception as exc:
@@ -229,7 +231,9 @@ class Evaluator:
                 ) from exc
             raise
         finally:
-            self._counter[0] += k
+            # The first call was counted by _call; the loop made k calls when
+            # it stopped at k (the failing one included), count - 1 when done.
+            self._counter[0] += count - 1 if done else k
         self._check_untouched(base, "x plus a step along one coordinate")
         self._check_finite(out, label)
         return out

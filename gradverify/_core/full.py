@@ -280,7 +280,7 @@ def _report(
         kinks=kinks,
         notes=p.notes,
         seed=p.seed,
-        dtype=str(p.x.dtype),
+        dtype=p.label,
         rows=_rows(p, N, err, allowed, fail, ratio, kinks),
     )
 

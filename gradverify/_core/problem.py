@@ -100,6 +100,9 @@ class Problem:
         What was decided on the way.
     extra_calls : int
         Calls of f made before the evaluators (check_vjp's shape probe).
+    dtype : str or None
+        The dtype the check is about (the caller's x), when the numerical
+        side works in another one (a float64 reference for float32 x).
     """
 
     kind: str
@@ -119,6 +122,14 @@ class Problem:
     h: Any = None
     notes: list[str] = field(default_factory=list)
     extra_calls: int = 0
+    dtype: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The dtype the report names: the caller's, and the reference's when there is one."""
+        if self.dtype is None or self.dtype == str(self.x.dtype):
+            return str(self.x.dtype)
+        return f"{self.dtype}, numerical side in {self.x.dtype}"
 
     @property
     def calls(self) -> int:
