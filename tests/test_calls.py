@@ -217,3 +217,41 @@ def test_two_wrong_entries_without_complex_step_fall_back_to_bisection():
     assert report.outcome == "failed", str(report)
     named = {row.name for row in report.rows if row.note == "wrong"}
     assert named == {"x[100]", "x[15000]"}, str(report)
+
+
+# -- steps that stay in f's domain -------------------------------------------------------------
+
+ONLY_POSITIVE = {
+    "log": (lambda x: np.sum(np.log(x)), lambda x: 1 / x),
+    "sqrt": (lambda x: np.sum(np.sqrt(x)), lambda x: 0.5 / np.sqrt(x)),
+    "xlogx": (lambda x: np.sum(x * np.log(x)), lambda x: np.log(x) + 1),
+}
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("method", ["auto", "central", "richardson", "forward"])
+@pytest.mark.parametrize("name", sorted(ONLY_POSITIVE))
+def test_a_function_defined_for_x_above_0_gets_a_verdict_within_a_few_steps_of_0(name, method, dtype):
+    f, g = ONLY_POSITIVE[name]
+    h = gv.steps.base_step("central", dtype)
+    for k in (0.3, 1.0, 3.0):
+        x = np.array([k * h, 1.0, 0.2 * k * h, 2.0], dtype=dtype)
+        right = gv.check_grad(f, g, x, method=method, seed=0)
+        assert right.ok, str(right)
+        wrong = gv.check_grad(f, lambda x: g(x) * (1 + 1e-2), x, method=method, seed=0)
+        assert wrong.outcome == "failed", str(wrong)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_a_shrunk_step_is_reported_and_no_finite_value_at_all_is_an_error():
+    f, g = ONLY_POSITIVE["log"]
+    x = np.array([2e-6, 1.0])
+    report = gv.check_grad(f, g, x, method="central", seed=0)
+    assert report.ok and any("shrunk" in note and "x[0]" in note for note in report.notes), str(report)
+
+    def pinned(x):  # finite at x[0] = 1 and NaN at any step away from it
+        return np.sum(np.log(1.0 - 1e40 * (x - 1.0) ** 2))
+
+    with pytest.raises(gv.NonFiniteValue, match="NaN or inf"):
+        gv.check_grad(pinned, lambda x: np.zeros_like(x), np.array([1.0, 1.0]), method="central", seed=0)

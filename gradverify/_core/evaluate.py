@@ -78,6 +78,7 @@ class Evaluator:
         self.vectorized = vectorized
         self.scalar = scalar
         self.name = name
+        self._lenient = False  # shifted(finite=False): non-finite values are returned, not raised
         self.memory_budget = memory_budget
         # A shared one-element list, so real and complex evaluators of one
         # check add up to one count.
@@ -147,11 +148,25 @@ class Evaluator:
         return first
 
     # -- coordinate sweeps ----------------------------------------------------------------
-    def shifted(self, index: np.ndarray, step: np.ndarray, *, sign_label: str = "+") -> np.ndarray:
+    def shifted(
+        self, index: np.ndarray, step: np.ndarray, *, sign_label: str = "+", finite: bool = True
+    ) -> np.ndarray:
         """``f(x + step[k] * e_index[k])`` for each k: shape ``(len(index), out_size)``.
 
         ``step`` is real (a real shift) or, for complex-step, the imaginary step.
+        With ``finite=False`` a NaN or inf value is returned as NaN instead of
+        raising (the estimators then shrink a step that left f's domain).
         """
+        if finite:
+            return self._shifted(index, step, sign_label)
+        self._lenient = True
+        try:
+            out = self._shifted(index, step, sign_label)
+        finally:
+            self._lenient = False
+        return np.where(np.isfinite(out), out, np.nan)
+
+    def _shifted(self, index: np.ndarray, step: np.ndarray, sign_label: str) -> np.ndarray:
         index = np.asarray(index, dtype=np.int64)
         count = len(index)
         out_dtype = np.complex128 if self.complex_step else np.float64
@@ -235,7 +250,8 @@ class Evaluator:
             # it stopped at k (the failing one included), count - 1 when done.
             self._counter[0] += count - 1 if done else k
         self._check_untouched(base, "x plus a step along one coordinate")
-        self._check_finite(out, label)
+        if not self._lenient:
+            self._check_finite(out, label)
         return out
 
     def _shifted_stacked(
@@ -268,7 +284,8 @@ class Evaluator:
             stack[row[:k], cols] = restored[start:stop]
         if not np.array_equal(stack, np.broadcast_to(self.base.astype(self.dtype), stack.shape)):
             raise InputMutated(f"{self.name} modified the stack of points it was given; it must not modify its input")
-        self._check_finite(out, label)
+        if not self._lenient:
+            self._check_finite(out, label)
         return out
 
     # -- internals ---------------------------------------------------------------------
@@ -353,7 +370,7 @@ class Evaluator:
         elif arr.shape != self.out_shape:
             raise InvalidArgument(f"{self.name} returned shape {arr.shape} at {at()} but shape {self.out_shape} at x")
         flat = arr.reshape(-1).astype(np.complex128 if self.complex_step else np.float64)
-        if not np.all(np.isfinite(flat)):
+        if not self._lenient and not np.all(np.isfinite(flat)):
             bad = int(np.flatnonzero(~np.isfinite(flat))[0])
             where = "" if arr.ndim == 0 else f" (output entry {np.unravel_index(bad, arr.shape)})"
             raise NonFiniteValue(

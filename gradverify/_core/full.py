@@ -62,8 +62,21 @@ def full_check(p: Problem) -> Report:
     kink_ok = np.zeros(n, bool)
     kink_allowed = np.zeros(p.A.shape)
     again = _failing(verdict) | _kink_suspects(p, est)
+    shrunk = est.shrunk if est.shrunk is not None else np.zeros(n, bool)
+    if shrunk.any():
+        _note_shrunk(p, shrunk, est.step)
     if not est.complete and again.any():
-        kinks, kink_ok, kink_allowed = _refine_failing(p, np.flatnonzero(again), found)
+        kinks, kink_ok, kink_allowed = _refine_failing(p, np.flatnonzero(again), found, shrunk)
+        # Refined estimates change the leaf scales the floor is taken at (an
+        # estimate that turned out NaN no longer counts): entries accepted by
+        # the first pass against the old floor and outside the new one get
+        # the ladder too.
+        late = _failing(_judge(p, found)) & ~again
+        if late.any():
+            more = _refine_failing(p, np.flatnonzero(late), found, shrunk)
+            kinks = kinks + more[0]
+            kink_ok |= more[1]
+            kink_allowed = np.where(more[1][:, None], more[2], kink_allowed)
     elif p.method == "complex" and _failing(verdict).any():
         _bound_complex_truncation(p, _failing(verdict), found)
     verdict = _judge(p, found)
@@ -83,7 +96,15 @@ def full_check(p: Problem) -> Report:
     allowed = np.where(kink_ok[:, None], kink_allowed, verdict.allowed)
     resolution = np.max(p.tolerance.resolution(allowed, p.resolution_scale(found.N, allowed)), axis=1)
     resolution[non_finite | quantised] = np.inf
-    outcome = decide(p, fail, resolution, step=found.step, not_converged=found.not_converged, quantised=quantised)
+    outcome = decide(
+        p,
+        fail,
+        resolution,
+        step=found.step,
+        not_converged=found.not_converged,
+        quantised=quantised,
+        edge=shrunk & non_finite,
+    )
     if outcome.outcome == "inconclusive":
         _note_unresolved(p, verdict.err, found)
     return _report(p, found, verdict, fail, outcome, kinks)
@@ -136,13 +157,29 @@ def _quantised(p: Problem, flat: np.ndarray) -> np.ndarray:
     return flat if not np.array_equal(moved(rules.QUANTUM_PROBE), p.f0) else np.zeros_like(flat)
 
 
-def _refine_failing(p: Problem, idx: np.ndarray, found: _Estimates) -> tuple[list[Kink], np.ndarray, np.ndarray]:
+def _note_shrunk(p: Problem, shrunk: np.ndarray, step: np.ndarray) -> None:
+    """A note on entries whose step was shrunk to keep f finite (x near the edge of f's domain)."""
+    first = int(np.flatnonzero(shrunk)[0])
+    count = int(shrunk.sum())
+    p.notes.append(
+        f"f is NaN or inf at the rule's step at {count} entr{'y' if count == 1 else 'ies'} (e.g. {p.spec.describe(first)}: "
+        f"x is near the edge of f's domain); the step was shrunk there (to {abs(float(step[first])):.3g}) and rungs "
+        "that leave the domain were dropped"
+    )
+
+
+def _refine_failing(
+    p: Problem, idx: np.ndarray, found: _Estimates, shrunk: np.ndarray | None = None
+) -> tuple[list[Kink], np.ndarray, np.ndarray]:
     """Re-estimate the failing finite-difference entries ``idx`` on a ladder of steps.
 
-    Returns the kinks found there, the entries they excuse, and the kink
-    test's tolerance of those entries.
+    Entries whose first-pass step was ``shrunk`` (f not finite at the rule's
+    step) start their ladder from that step.  Returns the kinks found there,
+    the entries they excuse, and the kink test's tolerance of those entries.
     """
     steps = rules.steps_for(p.method, p.x, p.h)[idx]
+    if shrunk is not None:
+        steps = np.where(shrunk[idx], np.minimum(steps, np.abs(found.step[idx])), steps)
     ref = refine(p.ev, p.x, p.f0, idx, p.method, steps, p.noise(), explicit=p.h is not None)
     found.N[idx], found.B[idx], found.step[idx] = ref.value, ref.bound, ref.step
     if ref.converged is not None:

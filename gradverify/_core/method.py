@@ -13,8 +13,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import steps as rules
-from ..errors import NotComplexSafe
-from .estimators import directional
+from ..errors import NonFiniteValue, NotComplexSafe
+from .estimators import MAX_SHRINK, directional
 from .evaluate import Evaluator
 from .problem import Noise
 
@@ -120,10 +120,22 @@ def _agrees(
     rho: list[np.ndarray] = []
     rounding: list[np.ndarray] = []
     value = bound = np.full_like(d_cs, np.inf)
-    for j in range(VET_RUNGS):
+    shrinks = 0
+    j = 0
+    while j < VET_RUNGS:
         plus, minus = (x64 + t * u).astype(x.dtype), (x64 - t * u).astype(x.dtype)
-        fp = ev.at(plus, what=f"x + {t:.3g}*v (vetting complex-step)")
-        fm = ev.at(minus, what=f"x - {t:.3g}*v (vetting complex-step)")
+        try:
+            fp = ev.at(plus, what=f"x + {t:.3g}*v (vetting complex-step)")
+            fm = ev.at(minus, what=f"x - {t:.3g}*v (vetting complex-step)")
+        except NonFiniteValue:
+            # The step left f's domain (x near the edge of a log or sqrt):
+            # a smaller one, as the coordinate estimates do; where none
+            # stays inside, complex-step is not vetted (refused).
+            shrinks += 1
+            if shrinks > MAX_SHRINK or rho:
+                return False, d_cs + value, bound
+            t /= rules.LADDER_RATIO**2
+            continue
         eff = (plus.astype(np.float64) - minus.astype(np.float64)) / (2 * t)
         rho.append((fp - fm) / (2 * t) - A.T @ eff - offset)
         rounding.append(rules.ROUNDING_FACTOR["central"] * sigma / t)
@@ -137,4 +149,5 @@ def _agrees(
             if np.all(np.abs(rho[-1] - rho[-2]) <= rounding[-1] + rounding[-2]):
                 break
         t /= rules.LADDER_RATIO
+        j += 1
     return False, d_cs + value, bound
