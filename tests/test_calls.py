@@ -255,3 +255,32 @@ def test_a_shrunk_step_is_reported_and_no_finite_value_at_all_is_an_error():
 
     with pytest.raises(gv.NonFiniteValue, match="NaN or inf"):
         gv.check_grad(pinned, lambda x: np.zeros_like(x), np.array([1.0, 1.0]), method="central", seed=0)
+
+
+# -- cost-aware method choice -------------------------------------------------------------------
+
+
+def test_auto_takes_central_differences_when_complex_calls_cost_more():
+    import time
+
+    def f(x):
+        # A complex call costs ~20 real ones (as when complex weights meet a real data matrix).
+        time.sleep(0.02 if np.iscomplexobj(x) else 0.001)
+        return np.sum(np.sin(x) * x)
+
+    def g(x):
+        return np.cos(x) * x + np.sin(x)
+
+    x = np.linspace(0.2, 1.4, 6)
+    counted = Counting(f)
+    report = gv.check_grad(counted, g, x, seed=0)
+    assert report.ok and report.method == "central", str(report)
+    assert any("complex call of f took" in note for note in report.notes), str(report)
+    # 2n central calls plus the fixed cost, which here includes the complex call
+    # and the vetting that showed complex-step was possible (18 calls).
+    assert counted.calls <= 2 * x.size + 18
+    wrong = gv.check_grad(f, lambda x: g(x) * (1 + 1e-6), x, seed=0)
+    assert wrong.outcome == "failed" and wrong.method == "central", str(wrong)
+    # Cheap calls (the zoo): complex-step stays, whatever the ratio.
+    problem = zoo.make_problem("softmax", seed=0)
+    assert gv.check_grad(problem.f, problem.grad, problem.x0, seed=0).method == "complex"

@@ -153,7 +153,9 @@ def _run(
     A = analytic_of(out_shape)
     tolerance = rules.Tolerance.of(x.dtype, safety)
     noise = Noise(ev, x, f0, rng)
-    choice = resolve_method(method, ev, x, f0, rng, noise, tolerance, A)
+    limit = budget if budget is not None else DEFAULT_BUDGET
+    full = mode == "full" or (mode == "auto" and directions is None and 2 * x.size <= limit)
+    choice = resolve_method(method, ev, x, f0, rng, noise, tolerance, A, full=full)
     notes = [choice.note] if choice.note else []
     work = _Work(x, f0, ev, noise, tolerance, (ev,))
     if choice.method != "complex" and reference != "same":

@@ -11,6 +11,7 @@ not deterministic, a function that drops or refuses complex input.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -79,6 +80,7 @@ class Evaluator:
         self.scalar = scalar
         self.name = name
         self._lenient = False  # shifted(finite=False): non-finite values are returned, not raised
+        self.call_seconds = float("inf")
         self.memory_budget = memory_budget
         # A shared one-element list, so real and complex evaluators of one
         # check add up to one count.
@@ -113,7 +115,11 @@ class Evaluator:
         if self.vectorized:
             return self._batch(point[None, :], what=lambda _: what)[0]
         self._buffer[...] = point
+        start = time.perf_counter()
         value = self._call(self._tree)
+        # The fastest single call seen: what a call of f costs (method="auto"
+        # weighs complex calls against real ones with it).
+        self.call_seconds = min(self.call_seconds, time.perf_counter() - start)
         out = self._validate(value, what=what)
         self._check_untouched(point, what)
         return out
@@ -148,9 +154,7 @@ class Evaluator:
         return first
 
     # -- coordinate sweeps ----------------------------------------------------------------
-    def shifted(
-        self, index: np.ndarray, step: np.ndarray, *, sign_label: str = "+", finite: bool = True
-    ) -> np.ndarray:
+    def shifted(self, index: np.ndarray, step: np.ndarray, *, sign_label: str = "+", finite: bool = True) -> np.ndarray:
         """``f(x + step[k] * e_index[k])`` for each k: shape ``(len(index), out_size)``.
 
         ``step`` is real (a real shift) or, for complex-step, the imaginary step.

@@ -45,6 +45,7 @@ def resolve_method(
     noise: Noise,
     tolerance: rules.Tolerance,
     A: np.ndarray | None = None,
+    full: bool = False,
 ) -> MethodChoice:
     """Resolve ``auto`` and vet ``complex``: complex-safety is checked, never assumed.
 
@@ -55,7 +56,9 @@ def resolve_method(
     direction each rung really took, ``fl(x + t u)``, differs from ``u`` by
     an ulp per entry; ``A`` accounts for that to first order).  Returns the
     method, a note, the complex evaluator when complex-step is used, and every
-    complex evaluator made (their calls count).
+    complex evaluator made (their calls count).  With ``full`` (a full check
+    will run: n complex calls against 2n real ones), ``"auto"`` takes central
+    differences instead when complex calls cost more (:func:`_cheaper_real`).
     """
     if method not in ("auto", "complex"):
         return MethodChoice(method, None, None, ())
@@ -74,6 +77,9 @@ def resolve_method(
         A_used = A if A is not None else np.zeros((x.size, len(f0)))
         agree, d_fd, b_fd = _agrees(ev, x, f0, v, d_cs, b_cs, noise, tolerance, A_used)
         if agree:
+            cheaper = _cheaper_real(method, ev, made, x, noise, tolerance, A) if full else None
+            if cheaper is not None:
+                return MethodChoice("central", cheaper, None, tried)
             note = (
                 "complex-step chosen: f accepted complex input and its complex-step derivative "
                 "agreed with finite differences along a random direction"
@@ -88,6 +94,59 @@ def resolve_method(
         raise NotComplexSafe(f"method='complex' cannot be used: {reason}; use method='central' or 'richardson'")
     note = f"complex-step not used ({reason}); Richardson-extrapolated central differences instead"
     return MethodChoice("richardson", note, None, tried)
+
+
+#: A complex call is weighed against real ones only when a real call of f
+#: takes at least this long: below it the whole check takes milliseconds
+#: whichever method runs, and timings that short are mostly noise.
+COST_MIN_SECONDS = 1e-3
+
+#: Central differences replace complex-step when a complex call costs more
+#: than this many real calls: 2 (central spends two real calls per entry
+#: where complex-step spends one complex call) times a margin of 1.5 for the
+#: timing's own noise.
+COST_RATIO = 3.0
+
+#: ... and when central differences would still see a relative error this
+#: small on the largest entry (the 1e-6 float64 bugs the default check must
+#: catch), predicted from f's measured noise at the rule's step.
+COST_RESOLUTION = 1e-7
+
+
+def _cheaper_real(
+    method: str,
+    ev: Evaluator,
+    ev_c: Evaluator,
+    x: np.ndarray,
+    noise: Noise,
+    tolerance: rules.Tolerance,
+    A: np.ndarray | None,
+) -> str | None:
+    """Central differences instead of vetted complex-step, when they cost less and see as much; the note why.
+
+    Only for ``method="auto"`` on an f whose complex calls were timed at more
+    than :data:`COST_RATIO` real calls (a real data matrix times complex
+    weights costs 2-8x) and whose noise lets central differences resolve
+    :data:`COST_RESOLUTION` of the derivative.
+    """
+    real, cplx = ev.call_seconds, ev_c.call_seconds
+    if method != "auto" or A is None or not np.isfinite(cplx) or real < COST_MIN_SECONDS:
+        return None
+    if cplx <= COST_RATIO * real:
+        return None
+    h = rules.base_step("central", x.dtype) * np.maximum(1.0, np.abs(x.astype(np.float64)))
+    scale = float(np.max(np.abs(A))) if A.size else 0.0
+    if scale <= 0:
+        return None
+    bound = rules.ROUNDING_FACTOR["central"] * float(np.max(noise.quick())) / float(np.min(h))
+    predicted = float(tolerance.allowed(bound, scale)) / scale
+    if predicted > COST_RESOLUTION:
+        return None
+    return (
+        f"central differences chosen over complex-step (which f supports): a complex call of f took "
+        f"{cplx / real:.3g}x a real one ({cplx * 1e3:.3g} ms against {real * 1e3:.3g} ms), so two real calls per "
+        f"entry cost less than one complex call, and they still resolve about {predicted:.1g} of the derivative"
+    )
 
 
 def _agrees(
