@@ -49,6 +49,7 @@ __all__ = [
     "KINK_SUSPECT",
     "MAX_EXTENSIONS",
     "QUANTUM_PROBE",
+    "QUANTUM_SLOPE",
     "NEAR_ZERO",
     "REPRESENTABLE_ULPS",
     "RESOLUTION_LIMIT",
@@ -175,6 +176,12 @@ KINK_SUSPECT = 0.1
 #: the scale of its shape.
 QUANTUM_PROBE = 1e-2
 
+#: ... and f is quantised when, moving all of those entries together by the
+#: rule's step, its central difference exceeds this many times its rounding:
+#: a slope no single entry has (a smooth f at a stationary point gives 0 up
+#: to a few ulps; a grid of 1e-7 |f| gives thousands of ulps).
+QUANTUM_SLOPE = 64.0
+
 #: Two directional ratios <analytic, v> / <numerical, v> are "the same" (a
 #: global bug: zero, sign, factor) when they agree to this relative precision.
 SHARED_RATIO = 1e-6
@@ -207,7 +214,7 @@ def base_step(method: str, dtype: Any = np.float64) -> float:
     6.06e-06
     """
     _check_method(method)
-    return eps(dtype) ** _STEP_EXPONENT[method]
+    return float(eps(dtype) ** _STEP_EXPONENT[method])
 
 
 def step_band(method: str, dtype: Any = np.float64) -> tuple[float, float]:
@@ -243,7 +250,7 @@ def ladder(steps: np.ndarray, length: int = LADDER_LENGTH, ratio: float = LADDER
     steps, not larger ones.
     """
     powers = ratio ** (1.0 - np.arange(length))
-    return powers[:, None] * steps[None, :]
+    return np.asarray(powers[:, None] * steps[None, :])
 
 
 class Verdict(NamedTuple):
@@ -299,7 +306,7 @@ class Tolerance:
 
     def allowed(self, bound: Any, scale: Any) -> np.ndarray:
         """``safety * bound + floor(scale)``, never zero."""
-        return np.maximum(self.safety * np.asarray(bound, dtype=np.float64) + self.floor(scale), _TINY)
+        return np.asarray(np.maximum(self.safety * np.asarray(bound, dtype=np.float64) + self.floor(scale), _TINY))
 
     def verdict(self, analytic: Any, numerical: Any, bound: Any, scale: Any) -> Verdict:
         """The rule, entry by entry.  A NaN estimate is never within its tolerance."""

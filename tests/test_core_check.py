@@ -507,8 +507,9 @@ def test_a_small_leaf_is_not_hidden_by_the_floor_of_a_large_one():
         return p[0] ** 2 + p[1] ** 2
 
     x = [np.array(1e-8), np.array(1e8)]
-    flipped = gv.check_grad(f, lambda p: [-2 * p[0], 2 * p[1]], x, seed=0)
-    assert not flipped.ok and "x[0]" in flipped.diagnosis, str(flipped)
+    for mode in ("full", "directional"):
+        flipped = gv.check_grad(f, lambda p: [-2 * p[0], 2 * p[1]], x, mode=mode, seed=0)
+        assert not flipped.ok and "x[0]" in flipped.diagnosis, str(flipped)
     p32 = {"W": np.array([1e3, 2e3], np.float32), "b": np.array([1e-4], np.float32)}
 
     def g(p):
@@ -610,3 +611,15 @@ def test_every_call_of_f_is_counted(mode):
     f = Counting(lambda x: np.abs(A @ x))  # not complex-safe: the refused complex calls count too
     report = gv.check_jacobian(f, lambda x: np.sign(A @ x)[:, None] * A, x, mode=mode, seed=0)
     assert report.ok and report.evaluations == f.calls
+
+
+def test_the_floor_means_the_same_in_full_and_directional_mode():
+    # FLOOR_FACTOR * EPS at the derivative's scale in both (issue 10: it was
+    # 2.7e-7 in one mode and 3.6e-15 in the other on the same input).
+    problem = zoo.make_problem("mlp", seed=0)
+    full = gv.check_grad(problem.f, problem.grad, problem.x0, mode="full", seed=0)
+    directional = gv.check_grad(problem.f, problem.grad, problem.x0, mode="directional", seed=0)
+    assert full.ok and directional.ok
+    assert directional.floor == pytest.approx(full.floor, rel=1e-6)
+    scale = max(float(np.max(np.abs(v))) for v in problem.grad(problem.x0).values())
+    assert full.floor >= gv.steps.FLOOR_FACTOR * gv.steps.eps(np.float64) * scale

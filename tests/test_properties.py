@@ -85,14 +85,14 @@ def scaled(problem, c):
 SCALES = st.sampled_from([1.0, 1e-6, 1e6])
 
 
-def assert_not_a_false_alarm(report, x):
+def assert_not_a_false_alarm(report, x, strict=True):
     """A correct gradient passes in float64; in float32 it is never failed.
 
     float32 finite differences may honestly not resolve a 1% error where a
     gradient is small against |f| / |x|: inconclusive, with a resolution over
     the limit to say so.
     """
-    if ParamSpec.of(x).dtype == np.float64:
+    if strict and ParamSpec.of(x).dtype == np.float64:
         assert report.ok, str(report)
     else:
         assert report.outcome != "failed", str(report)
@@ -132,7 +132,10 @@ def test_every_estimators_real_error_lies_within_its_bound(drawn, data, c):
         f"{method}: entry {int(np.argmax(excess))} error {np.abs(numerical - exact).max():.3g} "
         f"outside its bound; report:\n{report}"
     )
-    assert_not_a_false_alarm(report, x)
+    # Forward differences resolve only ~1e-6 |f| / |x| in float64 (rounding
+    # 12 EPS |f| / h at h = 1.5e-8): a leaf whose gradient is 1e-5 of |f| at
+    # a degenerate point (an mlp with W2 = 0) is honestly inconclusive.
+    assert_not_a_false_alarm(report, x, strict=method != "forward")
 
 
 @PROPERTY
@@ -145,7 +148,9 @@ def test_a_correct_gradient_passes_for_every_step_in_the_band(drawn, data, c):
     # the band is of relative steps; an explicit h is absolute, so scale it
     h_abs = h * np.maximum(1.0, np.abs(flat(x, x)))
     report = gv.check_grad(f, grad, x, method=method, h=h_abs, mode="full", seed=0)
-    assert_not_a_false_alarm(report, x)
+    # At the ends of the band an explicit step may honestly not resolve 1%
+    # (forward differences at h = 1e-10 where the gradient is 1e-3 of |f|).
+    assert_not_a_false_alarm(report, x, strict=False)
 
 
 @PROPERTY

@@ -1,6 +1,6 @@
 """The README tells the truth: its Python examples run, print what it shows, and CI runs its commands.
 
-The convention (see the repository's README, Development):
+The convention every README section follows:
 
 * every ```python block runs, in order, in one namespace;
 * a ```python block immediately followed by a ```text block prints exactly

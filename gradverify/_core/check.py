@@ -203,7 +203,7 @@ def _validate_options(method: str, mode: str, safety: float | None, budget: int 
         raise InvalidArgument(f"directions={directions!r} must be a positive int")
 
 
-def _choose_mode(mode: str, directions: int | None, cost: int, budget: int | None, notes: list) -> str:
+def _choose_mode(mode: str, directions: int | None, cost: int, budget: int | None, notes: list[str]) -> str:
     """Resolve ``mode="auto"``: directional when directions are asked for or ``cost`` is over budget."""
     if mode != "auto":
         return mode
@@ -311,7 +311,7 @@ def check_grad(
     """
     spec, flat = _flat_point(x)
 
-    def analytic(out_shape: tuple, point: np.ndarray = flat) -> np.ndarray:
+    def analytic(out_shape: tuple[int, ...], point: np.ndarray = flat) -> np.ndarray:
         return _analytic_matrix(_call_derivative(grad, spec, point, (), "grad"), spec, (), "grad(x)")
 
     return _run(
@@ -401,7 +401,7 @@ def check_vjp(
 
         return contracted
 
-    def analytic(_: tuple, point: np.ndarray = flat) -> np.ndarray:
+    def analytic(_: tuple[int, ...], point: np.ndarray = flat) -> np.ndarray:
         return _analytic_matrix(_call_derivative(vjp, spec, point, (ct.copy(),), "vjp"), spec, (), "vjp(x, cotangent)")
 
     return _run(
@@ -464,9 +464,9 @@ def check_jacobian(
     True
     """
     spec, flat = _flat_point(x)
-    holder: dict = {}
+    holder: dict[str, tuple[int, ...]] = {}
 
-    def analytic(out_shape: tuple, point: np.ndarray = flat) -> np.ndarray:
+    def analytic(out_shape: tuple[int, ...], point: np.ndarray = flat) -> np.ndarray:
         holder["shape"] = out_shape
         return _analytic_matrix(_call_derivative(jac, spec, point, (), "jac"), spec, out_shape, "jac(x)")
 

@@ -60,15 +60,15 @@ def _factor_hint(name: str) -> str:
     return "a constant factor"
 
 
-def _lstsq(columns: list, target: np.ndarray) -> np.ndarray | None:
+def _lstsq(columns: list[np.ndarray], target: np.ndarray) -> np.ndarray | None:
     M = np.stack([c.ravel() for c in columns], axis=1)
     if not np.all(np.isfinite(M)) or np.linalg.matrix_rank(M) < len(columns):
         return None
-    return np.linalg.lstsq(M, target.ravel(), rcond=None)[0]
+    return np.asarray(np.linalg.lstsq(M, target.ravel(), rcond=None)[0])
 
 
 def _explain_leaf(
-    A: np.ndarray, N: np.ndarray, tol: np.ndarray, x: np.ndarray, shape: tuple, xname: str = "x"
+    A: np.ndarray, N: np.ndarray, tol: np.ndarray, x: np.ndarray, shape: tuple[int, ...], xname: str = "x"
 ) -> tuple[str, str] | None:
     """(tag, words) for the first model that explains this leaf, or None."""
     if np.all(A == 0) and np.any(np.abs(N) > tol):
@@ -177,7 +177,7 @@ def diagnose(
             "mismatch",
             "the numerical derivative is zero here but the analytic one is not (a term that should cancel, or f does not use these parameters?)",
         )
-    explained: list = []
+    explained: list[tuple[str, str]] = []
     unexplained = False
     for leaf, shape in enumerate(spec.shapes):
         sl = slice(int(spec.offsets[leaf]), int(spec.offsets[leaf + 1]))

@@ -57,6 +57,7 @@ class DirectionTest:
     v: np.ndarray  # the drawn direction (zero outside a group), (n,)
     residual: np.ndarray  # numerical minus analytic along it, (m,)
     allowed: np.ndarray  # the rule's tolerance, (m,)
+    within: np.ndarray  # the rule's verdict per output row, (m,)
     projected: np.ndarray  # the analytic derivative along it, A^T u, (m,)
     failed: bool  # some row outside its tolerance, and not a kink
     kink: bool  # the one-sided slopes stay apart and bracket the analytic value
@@ -96,21 +97,26 @@ def directional_check(p: Problem, directions: int) -> Report:
         return np.maximum(leaf_max.T @ u, p.natural[0] * (float(np.max(u)) if u.size else 0.0))
 
     leaf_scale = p.resolution_scale(p.A)
+    # leaves with entries (a leaf of shape (0,) holds no part of a direction)
+    starts = np.array([int(o) for o, n in zip(p.spec.offsets[:-1], p.spec.sizes) if n > 0], dtype=np.int64)
     A = p.A
 
     def test(v: np.ndarray) -> DirectionTest:
         est = directional(est_ev, p.x, p.f0, v, p.method, nz, project=lambda u: A.T @ u)
         u = np.abs(v * x_scale)
         verdict = p.tolerance.verdict(est.value, 0.0, est.bound, floor_along(u))
-        scale = leaf_scale.T @ u
+        # per parameter (leaf): what part of the derivative along u each holds
+        scale = np.add.reduceat(leaf_scale * u[:, None], starts, axis=0)  # (leaves, m)
         failed, kink, width = not bool(np.all(verdict.within)), False, np.zeros_like(est.value)
         if failed and est.kink and est.right is not None and est.left is not None and est.slope_bound is not None:
             lo, hi = np.minimum(est.right, est.left), np.maximum(est.right, est.left)
             between = p.tolerance.verdict(0.0, np.clip(0.0, lo, hi), est.slope_bound + est.bound, floor_along(u))
             kink = bool(np.all(between.within))
             failed, width = not kink, hi - lo
-        res = p.tolerance.resolution(verdict.allowed + width, scale)
-        return DirectionTest(v, est.value, verdict.allowed, A.T @ (v * x_scale), failed, kink, float(np.max(res)))
+        res = p.tolerance.resolution(np.broadcast_to(verdict.allowed + width, scale.shape), scale)
+        return DirectionTest(
+            v, est.value, verdict.allowed, verdict.within, A.T @ (v * x_scale), failed, kink, float(np.max(res))
+        )
 
     def draw(size: int) -> np.ndarray:
         return p.rng.choice(np.array([-1.0, 1.0]), size=size) * p.rng.uniform(1.0, 2.0, size=size)
@@ -135,7 +141,12 @@ def directional_check(p: Problem, directions: int) -> Report:
     elif any(c.speaks for c in checks):
         found, stopped = _localise(p.x.size, test, draw, searched)
         if stopped:
-            p.notes.append(f"localisation stopped after {MAX_LOCALISED} entries; more may be wrong or at kinks")
+            if any(c.kink for c in checks):
+                p.notes.append(
+                    f"localisation stopped after {MAX_LOCALISED} entries (wrong or at kinks); more may be wrong or at kinks"
+                )
+            else:
+                p.notes.append(f"localisation stopped after {MAX_LOCALISED} wrong entries; more may be wrong")
         if searched:
             p.notes.append(f"{len(searched)} further directional checks localised the error")
     confirmed = _confirm(p, np.array(sorted(set(found)), dtype=np.int64), nz)
@@ -175,7 +186,9 @@ def directional_check(p: Problem, directions: int) -> Report:
         )
     pattern = diagnosis = None
     if outcome.outcome == "failed":
-        pattern, diagnosis = _explain(p, failed_dirs + [s for s in searched if s.failed], confirmed, stopped)
+        pattern, diagnosis = _explain(
+            p, failed_dirs + [s for s in searched if s.failed], confirmed, stopped, len(failed_dirs), directions
+        )
     elif outcome.outcome == "inconclusive":
         pattern, diagnosis = "inconclusive", outcome.reason
     return _report(p, checks, confirmed, outcome, pattern, diagnosis, directions)
@@ -328,7 +341,9 @@ def _confirm(p: Problem, idx: np.ndarray, nz: np.ndarray) -> _Confirmed:
     return _Confirmed(idx, est.value, allowed, wrong, kinks)
 
 
-def _explain(p: Problem, failed: list[DirectionTest], confirmed: _Confirmed, stopped: bool) -> tuple[str, str]:
+def _explain(
+    p: Problem, failed: list[DirectionTest], confirmed: _Confirmed, stopped: bool, disagree: int, directions: int
+) -> tuple[str, str]:
     """(pattern, diagnosis) of a failed directional check, from :func:`diagnose`.
 
     When the localisation ran to its end, the confirmed entries are diagnosed
@@ -366,7 +381,7 @@ def _explain(p: Problem, failed: list[DirectionTest], confirmed: _Confirmed, sto
         words: list[str] = []
         tags: set[str] = set()
         for j in range(An.shape[1]):
-            fails = np.abs(An[:, j] - Nn[:, j]) > tol[:, j]
+            fails = ~np.array([d.within[j] for d in failed])
             if not fails.any():
                 continue
             pattern, said = diagnose(
@@ -382,7 +397,7 @@ def _explain(p: Problem, failed: list[DirectionTest], confirmed: _Confirmed, sto
             return tags.pop(), "; ".join(words) + " (along every direction checked)"
     named = ", ".join(p.spec.describe(int(i)) for i in idx[wrong])
     return "mismatch", (
-        f"{len(failed)} random directions disagree"
+        f"{disagree} of {directions} random directions disagree"
         + (f"; wrong entries include {named}" if named else "")
         + "; run with mode='full' for an entry-by-entry comparison"
     )
@@ -407,9 +422,7 @@ def _report(
     tol = np.full(A.shape, np.nan)
     tol[idx] = confirmed.allowed
     order: list[int] = (
-        np.argsort(-np.max(err / np.maximum(confirmed.allowed, 1e-300), axis=1), kind="stable").tolist()
-        if len(idx)
-        else []
+        np.argsort(-np.max(err / np.maximum(confirmed.allowed, 1e-300), axis=1)).tolist() if len(idx) else []
     )
     kink_names = {k.name for k in confirmed.kinks}
     rows = []

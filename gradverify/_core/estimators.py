@@ -114,7 +114,7 @@ def exact_steps(x: np.ndarray, h: np.ndarray, sign: float = 1.0) -> np.ndarray:
     of ``x + h`` from the estimate.
     """
     moved = (x + (sign * h).astype(x.dtype)).astype(x.dtype)
-    return moved.astype(np.float64) - x.astype(np.float64)
+    return np.asarray(moved.astype(np.float64) - x.astype(np.float64))
 
 
 def measure_noise(
@@ -158,7 +158,7 @@ def measure_noise(
     # inputs mean float32 arithmetic even when the result is returned as float64
     # (numpy 1 promotes float32 scalars mixed with Python floats).
     floor = max(rules.eps(ev.out_dtype or np.float64), rules.eps(x.dtype)) * np.abs(f0)
-    return np.maximum(np.max(sigmas, axis=0), floor)
+    return np.asarray(np.maximum(np.max(sigmas, axis=0), floor))
 
 
 def _noise_walk(ev: Evaluator, x: np.ndarray, f0: np.ndarray, delta: np.ndarray, signs: np.ndarray) -> np.ndarray:
@@ -199,7 +199,7 @@ def complex_truncation(ev: Evaluator, x: np.ndarray, idx: np.ndarray, h: np.ndar
     Used only for entries that fail on the rounding bound alone.
     """
     doubled = _complex_estimate(ev, x, idx, 2 * h).value
-    return rules.TRUNCATION_FACTOR * np.abs(doubled - value) / 3
+    return np.asarray(rules.TRUNCATION_FACTOR * np.abs(doubled - value) / 3)
 
 
 def first_pass(ev: Evaluator, x: np.ndarray, f0: np.ndarray, method: str, h: np.ndarray, noise: np.ndarray) -> Estimate:
@@ -273,7 +273,9 @@ def _first_values(
     return hp, fp, hm, fm
 
 
-def _select(D: np.ndarray, H: np.ndarray, method: str, noise: np.ndarray, ratio: float, explicit: bool) -> tuple:
+def _select(
+    D: np.ndarray, H: np.ndarray, method: str, noise: np.ndarray, ratio: float, explicit: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pick the best rung of a ladder of difference quotients.
 
     ``D`` has shape (L, k, m) for steps ``H`` of shape (L, k, 1), decreasing
@@ -335,7 +337,7 @@ def _select(D: np.ndarray, H: np.ndarray, method: str, noise: np.ndarray, ratio:
     best = np.argmin(err, axis=0)  # (k, m)
 
     def take(a: np.ndarray, where: np.ndarray) -> np.ndarray:
-        return np.take_along_axis(np.broadcast_to(a, err.shape), where[None], axis=0)[0]
+        return np.asarray(np.take_along_axis(np.broadcast_to(a, err.shape), where[None], axis=0)[0])
 
     # Go on down while the two smallest rungs differ by more than the rounding
     # at the smallest: the asymptotic formula that scales their difference down
@@ -345,9 +347,21 @@ def _select(D: np.ndarray, H: np.ndarray, method: str, noise: np.ndarray, ratio:
     return take(C, best), take(err, best), take(steps_of, best)[:, 0], extend
 
 
+def _goes_on(extend: np.ndarray, next_step: np.ndarray | float, x_abs: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The one rule that extends a ladder downwards, for coordinate and directional ladders alike.
+
+    An entry goes on while its smallest rung still shows truncation above
+    rounding (``extend``, from :func:`_select`) and the next rungs' step is
+    still at least :data:`~gradverify.steps.REPRESENTABLE_ULPS` ulps of x: a
+    step that x + h cannot represent measures nothing.
+    """
+    floor = rules.REPRESENTABLE_ULPS * rules.eps(dtype) * x_abs
+    return np.asarray(extend & (np.asarray(next_step) >= floor))
+
+
 def _central_rung(
     ev: Evaluator, x: np.ndarray, f0: np.ndarray, idx: np.ndarray, rung: np.ndarray, method: str
-) -> tuple:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One rung of the ladder for the entries idx: (D, right slope, left slope, step)."""
     xs = x[idx]
     hp = exact_steps(xs, rung)
@@ -363,7 +377,9 @@ def _central_rung(
     return value, right, left, 0.5 * (hp - hm)
 
 
-def _three_point(f0: np.ndarray, fp: np.ndarray, fm: np.ndarray, hp: np.ndarray, hm: np.ndarray) -> tuple:
+def _three_point(
+    f0: np.ndarray, fp: np.ndarray, fm: np.ndarray, hp: np.ndarray, hm: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The central difference on the steps actually taken: (value, right slope, left slope).
 
     ``x + h`` and ``x - h`` are rounded differently, so the steps ``hp > 0``
@@ -459,10 +475,8 @@ def _ladder(
         base = base * rules.LADDER_RATIO ** -len(factors)
         # Stop where the next rungs would fall below a few ulps of x: a step
         # that x + h cannot represent measures nothing.
-        representable = factors.max() * base >= rules.REPRESENTABLE_ULPS * rules.eps(x.dtype) * np.abs(
-            x[idx].astype(np.float64)
-        )
-        active = np.intersect1d(active, np.flatnonzero(extend & representable & (factors.min() * base > 0)))
+        goes_on = _goes_on(extend, factors.max() * base, np.abs(x[idx].astype(np.float64)), x.dtype)
+        active = np.intersect1d(active, np.flatnonzero(goes_on & (factors.min() * base > 0)))
         if not len(active):
             break
     kink = np.zeros(k, bool)
@@ -501,7 +515,7 @@ def _kink_test(
     j = np.maximum(deepest, 1)
 
     def pick(a: np.ndarray, at: np.ndarray) -> np.ndarray:
-        return np.take_along_axis(a, at[None, :, None], axis=0)[0]
+        return np.asarray(np.take_along_axis(a, at[None, :, None], axis=0)[0])
 
     with np.errstate(invalid="ignore"):
         # Smooth: the jump shrinks by the ladder ratio (to 1/ratio of the rung
@@ -570,10 +584,10 @@ def directional(
         return Directional(residual, bound, ev.calls - calls0)
     t = rules.base_step(method, x.dtype) * rules.LADDER_RATIO
     x64 = x.astype(np.float64)
-    D: list = []
-    T: list = []
-    R: list = []
-    Lft: list = []
+    D: list[np.ndarray] = []
+    T: list[float] = []
+    R: list[np.ndarray] = []
+    Lft: list[np.ndarray] = []
 
     def residual_of(d: np.ndarray, along: np.ndarray) -> np.ndarray:
         return d - project(along) if project is not None else d
@@ -598,7 +612,8 @@ def directional(
         value, bound, _, extend = _select(
             np.array(D)[:, None, :], np.array(T)[:, None, None], method, noise, rules.LADDER_RATIO, False
         )
-        if not extend[0] or t < rules.REPRESENTABLE_ULPS * rules.eps(x.dtype):
+        # t is relative to max(1, |x|): the ladder's rule with x at unit scale
+        if not _goes_on(extend, t, np.ones(1), x.dtype)[0]:
             break
     if method == "forward":
         return Directional(value[0], bound[0], ev.calls - calls0)

@@ -26,6 +26,10 @@ __all__ = ["Outcome", "decide", "NOISY_ULPS"]
 #: float32 computation under float64 x is ~5e8, a float16 one ~4e12.
 NOISY_ULPS = 1e3
 
+#: A parameter whose derivative is under this many floors of the rest's scale
+#: is named as too small to see (float64: 3.6e-12 of it; float32: 2e-3).
+SMALL_LEAF = 1e3
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -48,6 +52,7 @@ def decide(
     what: str = "entry",
     quantised: np.ndarray | None = None,
     edge: np.ndarray | None = None,
+    outside: np.ndarray | None = None,
 ) -> Outcome:
     """Failed when an entry fails; else inconclusive when an entry's resolution is over the limit.
 
@@ -68,7 +73,7 @@ def decide(
             "so there is no two-sided derivative to compare with"
         )
         return Outcome("inconclusive", overall, res, reason, "check at a point inside f's domain")
-    reason, suggestion = _why(p, unresolved, step, not_converged, what, quantised)
+    reason, suggestion = _why(p, unresolved, step, not_converged, what, quantised, outside)
     return Outcome("inconclusive", overall, res, reason, suggestion)
 
 
@@ -79,6 +84,7 @@ def _why(
     not_converged: np.ndarray | None,
     what: str,
     quantised: np.ndarray | None = None,
+    outside: np.ndarray | None = None,
 ) -> tuple[str, str]:
     """(reason, suggestion) for an inconclusive check, the most specific cause first."""
     first = int(np.flatnonzero(unresolved)[0])
@@ -103,8 +109,8 @@ def _why(
     if quantised is not None and quantised.any():
         bad = p.spec.describe(int(np.flatnonzero(quantised)[0]))
         return (
-            f"f is quantised: it does not change at all over the step at {bad} but does over a step of "
-            f"{rules.QUANTUM_PROBE:g} (its value is rounded to a grid: an int(), a round(), a lower-precision cast?)",
+            f"f is quantised: it does not change at all over the step at {bad}, yet it does when such entries "
+            "move together or further (its value is rounded to a grid: an int(), a round(), a lower-precision cast?)",
             "compute f without rounding its value; a derivative of a quantised f is zero or undefined",
         )
     noise = p.noise.measured
@@ -118,6 +124,13 @@ def _why(
                 "seed or remove randomness in f, compute f in float64 without rounding its result, "
                 "or check at a point away from a jump",
             )
+    if outside is not None and outside.any():
+        at = p.spec.describe(int(np.flatnonzero(outside)[0]))
+        return (
+            f"f is not differentiable at {at}, or jumps within the step there: its one-sided slopes leave the "
+            "analytic value outside them, while their average agrees with it",
+            "check at a point away from the kink or jump (f is not differentiable there)",
+        )
     if not_converged is not None and np.any(not_converged & unresolved):
         jump = int(np.flatnonzero(not_converged & unresolved)[0])
         return (
@@ -125,10 +138,9 @@ def _why(
             "as the step shrinks",
             "check at a point away from the jump (f is not differentiable there)",
         )
-    if what == "entry":
-        small = _small_leaf(p, unresolved)
-        if small is not None:
-            return small
+    small = _small_leaf(p, unresolved if what == "entry" else np.ones(p.x.size, bool))
+    if small is not None:
+        return small
     return (
         f"the error bounds of {some} (e.g. {where}) are wider than {rules.RESOLUTION_LIMIT:g} of the derivative",
         "try method='richardson', a float64 x, or an explicit h in the band of gradverify.steps.step_band",
@@ -147,7 +159,7 @@ def _small_leaf(p: Problem, unresolved: np.ndarray) -> tuple[str, str] | None:
     overall = max(max(scales), float(np.max(p.natural)))
     for k, scale in enumerate(scales):
         lo, hi = int(offsets[k]), int(offsets[k + 1])
-        if unresolved[lo:hi].any() and scale < 1e3 * rules.FLOOR_FACTOR * rules.eps(p.x.dtype) * overall:
+        if unresolved[lo:hi].any() and scale < SMALL_LEAF * float(p.tolerance.floor(overall)):
             name = leaf_label(p.spec, k)
             return (
                 f"the derivative of {name} (about {scale:.3g}) is too small to see against the rounding of f "

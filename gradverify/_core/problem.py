@@ -160,7 +160,7 @@ class Problem:
 
     def floor_scale(self, N: np.ndarray) -> np.ndarray:
         """The floor's scale per entry: its leaf's largest |N|, or |f| / max(1, |x|) when larger."""
-        return np.maximum(self.leaf_max(N), self.natural)
+        return np.asarray(np.maximum(self.leaf_max(N), self.natural))
 
     def resolution_scale(self, N: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
         """What a resolution is relative to, per entry: the size of its leaf's derivative.

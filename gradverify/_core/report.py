@@ -147,11 +147,11 @@ class Report:
     tolerance: Any = None
     failures: int = 0
     entries: int = 0
-    kinks: list = field(default_factory=list)
-    notes: list = field(default_factory=list)
+    kinks: list[Kink] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     seed: int | None = None
     dtype: str = "float64"
-    rows: list = field(default_factory=list, repr=False)
+    rows: list[Row] = field(default_factory=list, repr=False)
     outcome: str = ""
     resolution: float = 0.0
     entry_resolution: Any = None
@@ -167,7 +167,7 @@ class Report:
     def __bool__(self) -> bool:
         return self.ok
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of everything in the report."""
         keys = [
             "ok",

@@ -313,9 +313,7 @@ def _evidence(report: Any) -> bool:
     analytic value is not between: any convention for the derivative there is
     a choice, not a bug), nor where the check could not judge.
     """
-    if report.outcome == "inconclusive":
-        return False
-    return not (report.outcome == "failed" and report.pattern == "kink")
+    return report.outcome != "inconclusive" and not (report.outcome == "failed" and report.pattern == "kink")
 
 
 def _copy(x: Any) -> Any:
