@@ -284,3 +284,25 @@ def test_auto_takes_central_differences_when_complex_calls_cost_more():
     # Cheap calls (the zoo): complex-step stays, whatever the ratio.
     problem = zoo.make_problem("softmax", seed=0)
     assert gv.check_grad(problem.f, problem.grad, problem.x0, seed=0).method == "complex"
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_directional_checks_near_the_edge_of_the_domain_give_a_verdict():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.5, 2.0, 5000)
+    x[17], x[99] = 3e-4, 2e-5  # within a ladder step of log's edge
+
+    def f(x):
+        return float(np.sum(np.log(x)))
+
+    def g(x):
+        return 1 / x
+
+    def wrong(x):
+        out = 1 / x
+        out[17] *= 1.001
+        return out
+
+    assert gv.check_grad(f, g, x, seed=0, mode="directional").ok
+    report = gv.check_grad(f, wrong, x, seed=0, mode="directional")
+    assert report.outcome == "failed" and report.worst_index == (17,), str(report)

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import steps as rules
+from ..errors import NonFiniteValue
 from .diagnose import diagnose
 from .estimators import _complex_estimate, directional, refine
 from .full import judge_kinks
@@ -249,7 +250,10 @@ def _by_ramps(p: Problem, failed: DirectionTest, x_scale: np.ndarray) -> tuple[i
         k = len(window)
         ramp = np.zeros_like(v)
         ramp[window] = v[window] * (np.arange(k) + 1.0) / k
-        along = _ramp_residual(p, ramp, x_scale)
+        try:
+            along = _ramp_residual(p, ramp, x_scale)
+        except NonFiniteValue:
+            return None  # the ramp's steps leave f's domain: bisection (whose ladders shrink) instead
         probes += 4
         position = float(along[out]) / float(residual[out]) * k - 1.0
         # Both residuals are uncertain by about that bound: the ranks within

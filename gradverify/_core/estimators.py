@@ -592,17 +592,31 @@ def directional(
     def residual_of(d: np.ndarray, along: np.ndarray) -> np.ndarray:
         return d - project(along) if project is not None else d
 
+    shrinks = 0
     for _ in range(rules.MAX_EXTENSIONS + 1):
-        for _ in range(rules.LADDER_LENGTH):
+        rung = 0
+        while rung < rules.LADDER_LENGTH:
             plus = (x64 + t * u).astype(x.dtype)
             up = plus.astype(np.float64) - x64
-            fp = ev.at(plus, what=f"x + {t:.3g}*v")
+            minus = (x64 - t * u).astype(x.dtype)
+            um = x64 - minus.astype(np.float64)
+            try:
+                fp = ev.at(plus, what=f"x + {t:.3g}*v")
+                fm = ev.at(minus, what=f"x - {t:.3g}*v") if method != "forward" else fp
+            except NonFiniteValue:
+                # The ladder's first step left f's domain (x near the edge of
+                # a log or sqrt along v): start it lower, as coordinate
+                # estimates do.  A NaN below a finite rung is not a domain
+                # edge but a singularity: that is reported.
+                shrinks += 1
+                if D or shrinks > MAX_SHRINK:
+                    raise
+                t /= rules.LADDER_RATIO**2
+                continue
+            rung += 1
             if method == "forward":
                 d, eff = (fp - f0) / t, up / t
             else:
-                minus = (x64 - t * u).astype(x.dtype)
-                um = x64 - minus.astype(np.float64)
-                fm = ev.at(minus, what=f"x - {t:.3g}*v")
                 d, eff = (fp - fm) / (2 * t), (up + um) / (2 * t)
                 R.append(residual_of((fp - f0) / t, up / t))
                 Lft.append(residual_of((f0 - fm) / t, um / t))
