@@ -16,12 +16,12 @@ which validates the options and picks the method
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .. import steps as rules
-from ..errors import CheckInconclusive, GradientMismatch, InvalidArgument, ShapeMismatch
+from ..errors import CheckInconclusive, GradientMismatch, InvalidArgument, NonFiniteValue, ShapeMismatch
 from .evaluate import Evaluator, OutputRefused
 from .full import full_check
 from .matrices import _analytic_matrix, _call_derivative, _flat_point
@@ -47,10 +47,77 @@ __all__ = ["check_grad", "check_vjp", "check_jacobian", "assert_grad", "Report"]
 #: default mode switches to random directions (see ``mode``).
 DEFAULT_BUDGET = 4096
 
+#: A float64 reference is used when f's noise at the float64 point is at most
+#: this many ulps of float64 (the zoo: 1 to ~30; an f computing in float32: ~1e8).
+REFERENCE_ULPS = 1e3
+
 #: Random directions checked in directional mode by default.
 DEFAULT_DIRECTIONS = 2
 
 MODES = ("auto", "full", "directional")
+REFERENCES = ("auto", "float64", "same")
+
+
+class _Work(NamedTuple):
+    """Where the numerical side works: the point, f there, its evaluator, noise and tolerance."""
+
+    x: np.ndarray
+    f0: np.ndarray
+    ev: Evaluator
+    noise: Noise
+    tolerance: rules.Tolerance
+    evaluators: tuple[Evaluator, ...]
+
+
+def _float64_reference(
+    reference: str,
+    work: _Work,
+    f: Callable[[Any], Any],
+    spec: ParamSpec,
+    vectorized: bool,
+    kind: str,
+    name: str,
+    rng: np.random.Generator,
+    safety: float | None,
+    notes: list,
+) -> _Work:
+    """Finite differences of a float32 check in float64, when f computes in float64.
+
+    A float32 derivative is held to float32 rounding either way: the floor of
+    the verdict stays ``FLOOR_FACTOR`` ulps of float32 at the derivative's
+    scale (the analytic side's own rounding).  What changes is the numerical
+    side: estimated in float64, its error is ~1e-10 instead of ~1e-4, so a
+    1e-3 bug is plain.  Used when ``f`` given the float64 point returns float64
+    values whose noise is float64 rounding (an f that casts to float32 inside
+    shows float32 noise, and the check stays in float32).
+    """
+    x = work.x
+    if x.dtype != np.float32:
+        return work
+    x64 = x.astype(np.float64)
+    ev64 = Evaluator(f, spec, x64, vectorized=vectorized, scalar=(kind == "gradient"), name=name)
+    refused = "f does not return float64 values at the float64 point"
+    try:
+        f0_64 = ev64.at(x64, what="x in float64 (a float64 numerical reference)")
+    except (NonFiniteValue, InvalidArgument, TypeError, ValueError) as exc:
+        f0_64, refused = None, f"f failed at the float64 point ({exc})"
+    if f0_64 is not None and ev64.out_dtype == np.float64:
+        noise = Noise(ev64, x64, f0_64, rng)
+        ulps = float(np.max(noise() / np.maximum(rules.eps(np.float64) * np.abs(f0_64), np.finfo(np.float64).tiny)))
+        if ulps <= REFERENCE_ULPS:
+            tolerance = rules.Tolerance(rules.Tolerance.of(np.float64, safety).safety, rules.eps(np.float32))
+            notes.append(
+                "float64 numerical reference: f accepted the float32 point in float64 and returned float64, so the "
+                "finite differences were taken in float64; the float32 derivative is held to them with its own "
+                "float32 rounding as the floor"
+            )
+            return _Work(x64, f0_64, ev64, noise, tolerance, work.evaluators + (ev64,))
+        refused = f"f's values at the float64 point scatter by {ulps:.3g} ulps of float64 (it computes in float32)"
+    if reference == "float64":
+        raise InvalidArgument(f"reference='float64' cannot be used: {refused}")
+    return work._replace(evaluators=work.evaluators + (ev64,))
+
+
 METHODS_PUBLIC = ("auto",) + rules.METHODS
 
 
@@ -72,9 +139,12 @@ def _run(
     name: str,
     wrap_output: Callable[[Any], Any] | None = None,
     extra_calls: int = 0,
+    reference: str = "auto",
 ) -> Report:
     """Validate the options, evaluate ``f`` at ``x``, choose the method and the mode, and check."""
     _validate_options(method, mode, safety, budget, directions)
+    if reference not in REFERENCES:
+        raise InvalidArgument(f"reference={reference!r} is not one of {', '.join(map(repr, REFERENCES))}")
     if h is not None and method == "auto":
         method = "central"
     seed = valid_seed(seed)
@@ -86,28 +156,34 @@ def _run(
     A = analytic_of(out_shape)
     tolerance = rules.Tolerance.of(x.dtype, safety)
     noise = Noise(ev, x, f0, rng)
-    choice = resolve_method(method, ev, x, f0, rng, noise, tolerance)
+    limit = budget if budget is not None else DEFAULT_BUDGET
+    full = mode == "full" or (mode == "auto" and directions is None and 2 * x.size <= limit)
+    choice = resolve_method(method, ev, x, f0, rng, noise, tolerance, A, full=full)
     notes = [choice.note] if choice.note else []
+    work = _Work(x, f0, ev, noise, tolerance, (ev,))
+    if choice.method != "complex" and reference != "same":
+        work = _float64_reference(reference, work, f_used, spec, vectorized, kind, name, rng, safety, notes)
     per_entry = 2 if choice.method in ("central", "richardson") else 1
     chosen_mode = _choose_mode(mode, directions, x.size * per_entry, budget, notes)
     problem = Problem(
         kind=kind,
         spec=spec,
-        x=x,
-        f0=f0,
+        x=work.x,
+        f0=work.f0,
         A=A,
         out_shape=out_shape,
         method=choice.method,
-        ev=ev,
+        ev=work.ev,
         ev_c=choice.ev_c,
-        evaluators=(ev,) + choice.tried,
-        noise=noise,
-        tolerance=tolerance,
+        evaluators=work.evaluators + choice.tried,
+        noise=work.noise,
+        tolerance=work.tolerance,
         seed=seed,
         rng=rng,
         h=h,
         notes=notes,
         extra_calls=extra_calls,
+        dtype=str(x.dtype),
     )
     if chosen_mode == "directional":
         from .directional import directional_check
@@ -205,6 +281,12 @@ _DOC_OPTIONS = """
         (``names=["x", "w", "b"]`` reports ``b[0]``).  Without them a tuple's
         leaves are ``args[0]``, ``args[1]``, ... and a namedtuple's its
         fields; a dict's leaves are always its keys.
+    reference : {"auto", "float64", "same"}
+        For float32 ``x`` checked by finite differences: ``"auto"`` takes the
+        differences in float64 when ``f`` accepts the point in float64 and
+        computes in float64 (the report says so), the float32 derivative
+        still held to its own float32 rounding; ``"float64"`` requires it;
+        ``"same"`` works in x's dtype.
 """
 
 
@@ -223,6 +305,7 @@ def check_grad(
     vectorized: bool = False,
     seed: int | None = None,
     names: list[str] | tuple[str, ...] | None = None,
+    reference: str = "auto",
 ) -> Report:
     """Check the gradient ``grad`` of the scalar function ``f`` at ``x``.
 
@@ -294,6 +377,7 @@ def check_grad(
         vectorized=vectorized,
         seed=seed,
         name="f",
+        reference=reference,
     )
 
 
@@ -313,6 +397,7 @@ def check_vjp(
     vectorized: bool = False,
     seed: int | None = None,
     names: list[str] | tuple[str, ...] | None = None,
+    reference: str = "auto",
 ) -> Report:
     """Check a vector-Jacobian product (a backward pass) of an array function.
 
@@ -407,6 +492,7 @@ def check_vjp(
         vectorized=vectorized,
         seed=seed,
         name="f",
+        reference=reference,
         wrap_output=wrap,
     )
 
@@ -427,6 +513,7 @@ def check_jacobian(
     seed: int | None = None,
     sparsity: Any = None,
     names: list[str] | tuple[str, ...] | None = None,
+    reference: str = "auto",
 ) -> Report:
     """Check the Jacobian ``jac`` of an array function ``f`` at ``x``.
 
@@ -494,6 +581,7 @@ def check_jacobian(
         vectorized=vectorized,
         seed=seed,
         name="f",
+        reference=reference,
     )
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import steps as rules
+from ..errors import NonFiniteValue
 from .diagnose import diagnose
 from .estimators import _complex_estimate, directional, refine
 from .full import judge_kinks
@@ -86,7 +87,16 @@ def directional_check(p: Problem, directions: int) -> Report:
     assert est_ev is not None
     nz = np.zeros_like(p.f0) if p.method == "complex" else p.noise()
     x_scale = np.maximum(1.0, np.abs(p.x.astype(np.float64)))
-    floor_scale = p.floor_scale(p.A)  # (n, m): the full check's floor scale, with A for N
+    leaf_max = p.leaf_max(p.A)  # (n, m): each entry's leaf scale, as in the full check's floor
+
+    def floor_along(u: np.ndarray) -> np.ndarray:
+        # The floor along u: the leaf scales summed along u, or the natural
+        # scale |f| / max(1, |x|) of a derivative of f (along u, of
+        # t -> f(x + t u), whose step moves each entry by up to max |u|).  The
+        # full check's per-entry floor summed over u would count |f| once per
+        # entry: for an f summed over 10^6 terms, a floor 10^6 times too wide.
+        return np.maximum(leaf_max.T @ u, p.natural[0] * (float(np.max(u)) if u.size else 0.0))
+
     leaf_scale = p.resolution_scale(p.A)
     # leaves with entries (a leaf of shape (0,) holds no part of a direction)
     starts = np.array([int(o) for o, n in zip(p.spec.offsets[:-1], p.spec.sizes) if n > 0], dtype=np.int64)
@@ -95,13 +105,13 @@ def directional_check(p: Problem, directions: int) -> Report:
     def test(v: np.ndarray) -> DirectionTest:
         est = directional(est_ev, p.x, p.f0, v, p.method, nz, project=lambda u: A.T @ u)
         u = np.abs(v * x_scale)
-        verdict = p.tolerance.verdict(est.value, 0.0, est.bound, floor_scale.T @ u)
+        verdict = p.tolerance.verdict(est.value, 0.0, est.bound, floor_along(u))
         # per parameter (leaf): what part of the derivative along u each holds
         scale = np.add.reduceat(leaf_scale * u[:, None], starts, axis=0)  # (leaves, m)
         failed, kink, width = not bool(np.all(verdict.within)), False, np.zeros_like(est.value)
         if failed and est.kink and est.right is not None and est.left is not None and est.slope_bound is not None:
             lo, hi = np.minimum(est.right, est.left), np.maximum(est.right, est.left)
-            between = p.tolerance.verdict(0.0, np.clip(0.0, lo, hi), est.slope_bound + est.bound, floor_scale.T @ u)
+            between = p.tolerance.verdict(0.0, np.clip(0.0, lo, hi), est.slope_bound + est.bound, floor_along(u))
             kink = bool(np.all(between.within))
             failed, width = not kink, hi - lo
         res = p.tolerance.resolution(np.broadcast_to(verdict.allowed + width, scale.shape), scale)
@@ -112,11 +122,24 @@ def directional_check(p: Problem, directions: int) -> Report:
     def draw(size: int) -> np.ndarray:
         return p.rng.choice(np.array([-1.0, 1.0]), size=size) * p.rng.uniform(1.0, 2.0, size=size)
 
-    checks = [test(draw(p.x.size)) for _ in range(directions)]
+    checks: list[DirectionTest] = []
+    for _ in range(directions):
+        checks.append(test(draw(p.x.size)))
+        # A failed direction is the verdict; with finite differences (each
+        # direction costs a ladder of calls) the rest would add nothing to it.
+        if checks[-1].failed and p.method != "complex":
+            break
     searched: list[DirectionTest] = []
     found: list[int] = []
     stopped = False
-    if any(c.speaks for c in checks):
+    failed_first = next((c for c in checks if c.failed), None)
+    ramped = None
+    if failed_first is not None and p.method != "complex":
+        ramped = _by_ramps(p, failed_first, x_scale)
+    if ramped is not None:
+        found = [ramped[0]]
+        p.notes.append(f"{ramped[1]} calls of f along ramps of the failed direction localised the error")
+    elif any(c.speaks for c in checks):
         found, stopped = _localise(p.x.size, test, draw, searched)
         if stopped:
             if any(c.kink for c in checks):
@@ -128,6 +151,16 @@ def directional_check(p: Problem, directions: int) -> Report:
         if searched:
             p.notes.append(f"{len(searched)} further directional checks localised the error")
     confirmed = _confirm(p, np.array(sorted(set(found)), dtype=np.int64), nz)
+    if ramped is not None and not _explains(p, failed_first, confirmed, x_scale):
+        # The entry the ramps pointed to does not account for the failed
+        # direction (more than one wrong entry, or kinks): search by halves.
+        p.notes.pop()
+        found, stopped = _localise(p.x.size, test, draw, searched)
+        if stopped:
+            p.notes.append(f"localisation stopped after {MAX_LOCALISED} entries; more may be wrong or at kinks")
+        if searched:
+            p.notes.append(f"{len(searched)} further directional checks localised the error")
+        confirmed = _confirm(p, np.array(sorted(set(found)), dtype=np.int64), nz)
     failed_dirs = [c for c in checks if c.failed]
     kink_dirs = [c for c in checks if c.kink]
     if kink_dirs:
@@ -160,6 +193,90 @@ def directional_check(p: Problem, directions: int) -> Report:
     elif outcome.outcome == "inconclusive":
         pattern, diagnosis = "inconclusive", outcome.reason
     return _report(p, checks, confirmed, outcome, pattern, diagnosis, directions)
+
+
+#: Ramps tried per localisation before falling back to bisection.
+MAX_RAMPS = 8
+
+
+def _ramp_residual(p: Problem, w: np.ndarray, x_scale: np.ndarray) -> np.ndarray:
+    """``D_w - A^T w`` along ``w * max(1, |x|)``, per output: four calls.
+
+    Central differences at ``t`` and ``t / 2`` (``t`` twice Richardson's base
+    step), extrapolated: the ``t**2`` term cancels, and the steps are large
+    enough that f's rounding (which grows with the number of entries f sums
+    over) stays far below a 1e-3 error of one entry.  Each rung's residual is
+    taken against the direction it really took, ``fl(x + t u)``.
+    """
+    x64 = p.x.astype(np.float64)
+    u = w * x_scale
+    t = 2.0 * rules.base_step("richardson", p.x.dtype)
+    rungs = []
+    for step in (t, t / 2):
+        plus, minus = (x64 + step * u).astype(p.x.dtype), (x64 - step * u).astype(p.x.dtype)
+        fp = p.ev.at(plus, what=f"x + {step:.3g}*w (a ramp localising a wrong entry)")
+        fm = p.ev.at(minus, what=f"x - {step:.3g}*w (a ramp localising a wrong entry)")
+        taken = (plus.astype(np.float64) - minus.astype(np.float64)) / (2 * step)
+        rungs.append((fp - fm) / (2 * step) - p.A.T @ taken)
+    return (4.0 * rungs[1] - rungs[0]) / 3.0
+
+
+def _by_ramps(p: Problem, failed: DirectionTest, x_scale: np.ndarray) -> tuple[int, int] | None:
+    """The one entry that carries a failed direction's residual, found by ramps; (entry, probes) or None.
+
+    A single wrong entry ``i`` makes the residual along ``v`` about
+    ``e_i v_i``; along the ramp ``w_j = v_j (rank_j + 1) / k`` over a window
+    of ``k`` entries it is ``e_i v_i (rank_i + 1) / k``, so the ratio of the
+    two residuals says where ``i`` sits, to within the residuals' relative
+    precision.  Each ramp narrows the window by about that precision (one
+    wrong entry among 10^6 off by 1e-3 takes two to five ramps of four calls,
+    against 20 halvings of eight).  The candidate is confirmed by a coordinate estimate and must
+    account for the whole failed residual; otherwise the caller bisects.
+    """
+    v = failed.v
+    window = np.flatnonzero(v)
+    residual = failed.residual  # the residual of the window's direction (the entry's share of it)
+    # What the residuals are uncertain by: the failed direction's bound (its
+    # tolerance without the safety factor, floor included).
+    noise_scale = float(np.max(failed.allowed)) / p.tolerance.safety
+    probes = 0
+    for _ in range(MAX_RAMPS):
+        if len(window) <= 1:
+            break
+        out = int(np.argmax(np.abs(residual)))
+        size = abs(float(residual[out]))
+        if not np.isfinite(size) or size <= 2 * noise_scale:
+            return None
+        k = len(window)
+        ramp = np.zeros_like(v)
+        ramp[window] = v[window] * (np.arange(k) + 1.0) / k
+        try:
+            along = _ramp_residual(p, ramp, x_scale)
+        except NonFiniteValue:
+            return None  # the ramp's steps leave f's domain: bisection (whose ladders shrink) instead
+        probes += 4
+        position = float(along[out]) / float(residual[out]) * k - 1.0
+        # Both residuals are uncertain by about that bound: the ranks within
+        # twice that relative distance of the estimate.
+        spread = 2.0 * noise_scale / size * k + 0.5
+        lo, hi = max(int(np.ceil(position - spread)), 0), min(int(np.floor(position + spread)) + 1, k)
+        if hi <= lo or hi - lo == k:
+            return None  # outside the window, or no progress: the residual is not one entry's
+        # The entry's share of the residual (e_i v_i) is the same in the
+        # narrowed window: the residual is kept, not measured again.
+        window = window[lo:hi]
+    return (int(window[0]), probes) if len(window) == 1 else None
+
+
+def _explains(p: Problem, failed: DirectionTest | None, confirmed: _Confirmed, x_scale: np.ndarray) -> bool:
+    """Whether the confirmed wrong entries account for the failed direction's residual (within its tolerance)."""
+    if failed is None or not confirmed.wrong.any():
+        return False
+    idx = confirmed.idx
+    u = failed.v[idx] * x_scale[idx]
+    predicted = (confirmed.N - p.A[idx]).T @ u
+    slack = failed.allowed + np.abs(confirmed.allowed.T @ np.abs(u))
+    return bool(np.all(np.abs(failed.residual - predicted) <= slack))
 
 
 def _localise(
@@ -252,7 +369,7 @@ def _explain(
         failing[idx[wrong]] = True
         pattern, said = diagnose(p.A, N, allowed, failing, p.spec, p.x)
         if pattern != "mismatch":
-            return pattern, said + " (found by bisection over random directions)"
+            return pattern, said + " (localised along random directions, confirmed entry by entry)"
     bad_kinks = [k for k in confirmed.kinks if not k.between]
     if bad_kinks and not wrong.any():
         k = bad_kinks[0]
@@ -354,10 +471,10 @@ def _report(
         analytic=_unflatten_matrix(A, p.spec, p.out_shape),
         tolerance=_unflatten_matrix(tol, p.spec, p.out_shape),
         failures=max(sum(c.failed for c in checks), int(outcome.outcome == "failed")),
-        entries=directions,
+        entries=len(checks),
         kinks=confirmed.kinks,
         notes=p.notes,
         seed=p.seed,
-        dtype=str(p.x.dtype),
+        dtype=p.label,
         rows=rows,
     )

@@ -17,7 +17,8 @@ for central) and bounds only the rounding part; the verdict layer accepts an
 entry on that bound alone when it can (a stricter test than the full bound),
 and :func:`refine` runs the full ladder, with truncation bound and kink
 detection, on the entries it cannot.  :func:`estimate` runs the ladder on
-every entry and is what the public ``numerical_gradient`` uses.
+every entry and is what the public ``estimate_gradient`` uses (``numerical_gradient``
+stops at the first pass, as scipy does).
 
 References
 ----------
@@ -84,6 +85,9 @@ class Estimate:
     converged : ndarray of bool or None
         Entries whose ladder reached steps where successive estimates agree
         within rounding (None: not a ladder estimate).
+    shrunk : ndarray of bool or None
+        Entries whose step was shrunk because f was not finite at the rule's
+        step (it left f's domain).
     """
 
     value: np.ndarray
@@ -95,6 +99,12 @@ class Estimate:
     left: np.ndarray | None = None
     slope_bound: np.ndarray | None = None
     converged: np.ndarray | None = None
+    shrunk: np.ndarray | None = None
+
+
+#: How many times a first-pass step that leaves f's domain (f is NaN or inf
+#: there) is divided by LADDER_RATIO**2 before the entry is left unresolved.
+MAX_SHRINK = 8
 
 
 def exact_steps(x: np.ndarray, h: np.ndarray, sign: float = 1.0) -> np.ndarray:
@@ -107,7 +117,13 @@ def exact_steps(x: np.ndarray, h: np.ndarray, sign: float = 1.0) -> np.ndarray:
     return np.asarray(moved.astype(np.float64) - x.astype(np.float64))
 
 
-def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def measure_noise(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: np.ndarray,
+    rng: np.random.Generator,
+    walks: tuple[float, ...] = NOISE_WALKS,
+) -> np.ndarray:
     """The standard deviation of ``f``'s rounding noise at ``x``, per output.
 
     ``f`` is evaluated along a walk of steps ``sqrt(EPS)`` (relative) in a
@@ -117,7 +133,8 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
     ``j``-th differences is ``sqrt(gamma_j * mean(diff_j ** 2))`` with
     ``gamma_j = (j!)**2 / (2j)!``; the larger of ``j = 3, 4`` is kept.
     The result is floored at one ulp of ``f(x)`` (a computed value is rarely
-    better than that).
+    better than that).  ``walks`` are the step lengths of the walks taken
+    (:data:`NOISE_WALKS` by default; one walk costs ``NOISE_POINTS - 1`` calls).
     """
     # Steps of sqrt(EPS) relative to each entry (entries at zero move relative
     # to the largest entry): large enough that the rounding errors at the walk's
@@ -132,7 +149,7 @@ def measure_noise(ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.G
     floored = np.maximum(magnitude, 1e-3 * typical)
     del magnitude  # one copy of x fewer alive during the walks
     sigmas = []
-    for length in NOISE_WALKS:
+    for length in walks:
         delta = length * np.sqrt(rules.eps(x.dtype)) * floored
         values = _noise_walk(ev, x, f0, delta, rng.choice(np.array([-1.0, 1.0]), size=x.size))
         for j in (3, 4):
@@ -208,18 +225,58 @@ def first_pass(ev: Evaluator, x: np.ndarray, f0: np.ndarray, method: str, h: np.
 def _first_difference(
     ev: Evaluator, x: np.ndarray, f0: np.ndarray, method: str, h: np.ndarray, noise: np.ndarray, idx: np.ndarray
 ) -> Estimate:
-    hp = exact_steps(x, h)
-    fp = ev.shifted(idx, hp)
+    h = np.asarray(h, dtype=np.float64).copy()
+    hp, fp, hm, fm = _first_values(ev, x, method, h, idx)
+    shrunk = np.zeros(x.size, bool)
+    # A step that leaves f's domain (a log or sqrt near 0: f is NaN there) is
+    # shrunk for that entry until f is finite on both sides, while the step
+    # still moves x.
+    for _ in range(MAX_SHRINK):
+        bad = ~np.all(np.isfinite(fp), axis=1)
+        if fm is not None:
+            bad |= ~np.all(np.isfinite(fm), axis=1)
+        smaller = h / rules.LADDER_RATIO**2
+        bad &= smaller >= rules.REPRESENTABLE_ULPS * rules.eps(x.dtype) * np.abs(x.astype(np.float64))
+        if not bad.any():
+            break
+        b = np.flatnonzero(bad)
+        h[b] = smaller[b]
+        shrunk[b] = True
+        hp_b, fp_b, hm_b, fm_b = _first_values(ev, x[b], method, h[b], np.arange(len(b)), ev_index=b)
+        hp[b], fp[b] = hp_b, fp_b
+        if fm is not None and hm is not None and fm_b is not None and hm_b is not None:
+            hm[b], fm[b] = hm_b, fm_b
+    nowhere = ~np.any(np.isfinite(fp), axis=1)
+    if fm is not None:
+        nowhere &= ~np.any(np.isfinite(fm), axis=1)
+    if nowhere.any():
+        i = int(np.flatnonzero(nowhere)[0])
+        raise NonFiniteValue(
+            f"{ev.name} is NaN or inf at every step tried along {ev.spec.describe(i)} (down to h={h[i]:.3g}): "
+            "a derivative cannot be checked through NaN or inf (is x on the edge of f's domain?)"
+        )
     right = (fp - f0) / hp[:, None]
-    if method == "forward":
+    if method == "forward" or fm is None or hm is None:
         bound = rules.ROUNDING_FACTOR["forward"] * noise / hp[:, None]
-        return Estimate(right, bound, hp, False, np.zeros(x.size, bool))
-    hm = exact_steps(x, h, -1.0)  # negative
-    fm = ev.shifted(idx, hm, sign_label="-")
+        return Estimate(right, bound, hp, False, np.zeros(x.size, bool), shrunk=shrunk)
     value, right, left = _three_point(f0, fp, fm, hp, hm)
     step = 0.5 * (hp - hm)
     bound = rules.ROUNDING_FACTOR["central"] * noise / step[:, None]
-    return Estimate(value, bound, step, False, np.zeros(x.size, bool), right, left)
+    return Estimate(value, bound, step, False, np.zeros(x.size, bool), right, left, shrunk=shrunk)
+
+
+def _first_values(
+    ev: Evaluator, x: np.ndarray, method: str, h: np.ndarray, idx: np.ndarray, ev_index: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(hp, f(x + hp e), hm, f(x + hm e)) for the entries ``ev_index`` (x here is ``x[ev_index]``); NaN off f's domain."""
+    at = idx if ev_index is None else ev_index
+    hp = exact_steps(x, h)
+    fp = ev.shifted(at, hp, finite=False)
+    if method == "forward":
+        return hp, fp, None, None
+    hm = exact_steps(x, h, -1.0)  # negative
+    fm = ev.shifted(at, hm, sign_label="-", finite=False)
+    return hp, fp, hm, fm
 
 
 def _select(
@@ -246,7 +303,9 @@ def _select(
         factor, tail_factor = gain / (gain - 1), 1 / (gain - 1)
     L = len(C)
     valid = ~np.isnan(C)
-    last = np.maximum(valid.sum(axis=0) - 1, 0)  # (k, m): each entry's smallest rung
+    # Each entry's smallest valid rung (k, m).  Rungs are NaN past the end of
+    # a shorter ladder, and also at the top where a step left f's domain.
+    last = np.where(valid.any(axis=0), L - 1 - np.argmax(valid[::-1], axis=0), 0)
     if explicit:
         # Keep the user's step (the last rung); its truncation from the pair.
         trunc = tail_factor * np.abs(C[-1] - C[-2])[None] if L > 1 else np.abs(D[-1] - D[-2])[None] / (gain - 1)
@@ -312,12 +371,14 @@ def _central_rung(
     """One rung of the ladder for the entries idx: (D, right slope, left slope, step)."""
     xs = x[idx]
     hp = exact_steps(xs, rung)
-    fp = ev.shifted(idx, hp)
+    # A rung whose step leaves f's domain gives NaN there and is dropped by
+    # the selection (and by the kink test) for that entry.
+    fp = ev.shifted(idx, hp, finite=False)
     right = (fp - f0) / hp[:, None]
     if method == "forward":
         return right, right, right, hp
     hm = exact_steps(xs, rung, -1.0)
-    fm = ev.shifted(idx, hm, sign_label="-")
+    fm = ev.shifted(idx, hm, sign_label="-", finite=False)
     value, right, left = _three_point(f0, fp, fm, hp, hm)
     return value, right, left, 0.5 * (hp - hm)
 
@@ -413,6 +474,10 @@ def _ladder(
             with np.errstate(invalid="ignore"):
                 slow = (gap[1] > 1.4 * gap[0] / ratio) & (gap[1] > 4 * slope_round)
             extend = extend | np.any(slow, axis=1)
+        if not explicit:
+            # No pair of valid rungs yet (the larger steps left f's domain):
+            # the smaller steps below are where the estimate is.
+            extend = extend | ~np.all(np.isfinite(bound), axis=1)
         base = base * rules.LADDER_RATIO ** -len(factors)
         # Stop where the next rungs would fall below a few ulps of x: a step
         # that x + h cannot represent measures nothing.
@@ -534,17 +599,31 @@ def directional(
     def residual_of(d: np.ndarray, along: np.ndarray) -> np.ndarray:
         return d - project(along) if project is not None else d
 
+    shrinks = 0
     for _ in range(rules.MAX_EXTENSIONS + 1):
-        for _ in range(rules.LADDER_LENGTH):
+        rung = 0
+        while rung < rules.LADDER_LENGTH:
             plus = (x64 + t * u).astype(x.dtype)
             up = plus.astype(np.float64) - x64
-            fp = ev.at(plus, what=f"x + {t:.3g}*v")
+            minus = (x64 - t * u).astype(x.dtype)
+            um = x64 - minus.astype(np.float64)
+            try:
+                fp = ev.at(plus, what=f"x + {t:.3g}*v")
+                fm = ev.at(minus, what=f"x - {t:.3g}*v") if method != "forward" else fp
+            except NonFiniteValue:
+                # The ladder's first step left f's domain (x near the edge of
+                # a log or sqrt along v): start it lower, as coordinate
+                # estimates do.  A NaN below a finite rung is not a domain
+                # edge but a singularity: that is reported.
+                shrinks += 1
+                if D or shrinks > MAX_SHRINK:
+                    raise
+                t /= rules.LADDER_RATIO**2
+                continue
+            rung += 1
             if method == "forward":
                 d, eff = (fp - f0) / t, up / t
             else:
-                minus = (x64 - t * u).astype(x.dtype)
-                um = x64 - minus.astype(np.float64)
-                fm = ev.at(minus, what=f"x - {t:.3g}*v")
                 d, eff = (fp - fm) / (2 * t), (up + um) / (2 * t)
                 R.append(residual_of((fp - f0) / t, up / t))
                 Lft.append(residual_of((f0 - fm) / t, um / t))

@@ -11,6 +11,7 @@ not deterministic, a function that drops or refuses complex input.
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -102,6 +103,8 @@ class Evaluator:
         self.vectorized = vectorized
         self.scalar = scalar
         self.name = name
+        self._lenient = False  # shifted(finite=False): non-finite values are returned, not raised
+        self.call_seconds = float("inf")
         self.memory_budget = memory_budget
         # A shared one-element list, so real and complex evaluators of one
         # check add up to one count.
@@ -138,10 +141,14 @@ class Evaluator:
             # A stack of one, in the evaluator's own buffer: f never sees (and
             # cannot write into) the caller's point.
             return self._batch(self._buffer[None, :], what=lambda _: what)[0]
+        start = time.perf_counter()
         try:
             value = self._call(self._tree)
         except OutputRefused as exc:
             raise self._refusal(exc, what) from None
+        # The fastest single call seen: what a call of f costs (method="auto"
+        # weighs complex calls against real ones with it).
+        self.call_seconds = min(self.call_seconds, time.perf_counter() - start)
         out = self._validate(value, what=what)
         self._check_untouched(point, what)
         return out
@@ -194,11 +201,23 @@ class Evaluator:
         return first
 
     # -- coordinate sweeps ----------------------------------------------------------------
-    def shifted(self, index: np.ndarray, step: np.ndarray, *, sign_label: str = "+") -> np.ndarray:
+    def shifted(self, index: np.ndarray, step: np.ndarray, *, sign_label: str = "+", finite: bool = True) -> np.ndarray:
         """``f(x + step[k] * e_index[k])`` for each k: shape ``(len(index), out_size)``.
 
         ``step`` is real (a real shift) or, for complex-step, the imaginary step.
+        With ``finite=False`` a NaN or inf value is returned as NaN instead of
+        raising (the estimators then shrink a step that left f's domain).
         """
+        if finite:
+            return self._shifted(index, step, sign_label)
+        self._lenient = True
+        try:
+            out = self._shifted(index, step, sign_label)
+        finally:
+            self._lenient = False
+        return np.where(np.isfinite(out), out, np.nan)
+
+    def _shifted(self, index: np.ndarray, step: np.ndarray, sign_label: str) -> np.ndarray:
         index = np.asarray(index, dtype=np.int64)
         count = len(index)
         out_dtype = np.complex128 if self.complex_step else np.float64
@@ -308,7 +327,8 @@ class Evaluator:
                 raise self._refused_complex(exc) from exc
             raise
         self._check_untouched(base, "x plus a step along one coordinate")
-        self._check_finite(out, label)
+        if not self._lenient:
+            self._check_finite(out, label)
         return out
 
     def _collect(self, values: list, label: Callable[[int], str], first: int) -> np.ndarray:
@@ -372,7 +392,8 @@ class Evaluator:
                 f"{self.name} modified the stack of points it was given (in a coordinate sweep); "
                 "a vectorized f must not modify its input: build new arrays instead"
             )
-        self._check_finite(out, label)
+        if not self._lenient:
+            self._check_finite(out, label)
         return out
 
     # -- internals ---------------------------------------------------------------------
@@ -492,7 +513,7 @@ class Evaluator:
         elif arr.shape != self.out_shape:
             raise InvalidArgument(f"{self.name} returned shape {arr.shape} at {at()} but shape {self.out_shape} at x")
         flat = arr.reshape(-1).astype(np.complex128 if self.complex_step else np.float64)
-        if not np.all(np.isfinite(flat)):
+        if not self._lenient and not np.all(np.isfinite(flat)):
             bad = int(np.flatnonzero(~np.isfinite(flat))[0])
             where = "" if arr.ndim == 0 else f" (output entry {np.unravel_index(bad, arr.shape)})"
             raise NonFiniteValue(

@@ -62,8 +62,21 @@ def full_check(p: Problem) -> Report:
     kink_ok = np.zeros(n, bool)
     kink_allowed = np.zeros(p.A.shape)
     again = _failing(verdict) | _kink_suspects(p, est)
+    shrunk = est.shrunk if est.shrunk is not None else np.zeros(n, bool)
+    if shrunk.any():
+        _note_shrunk(p, shrunk, est.step)
     if not est.complete and again.any():
-        kinks, kink_ok, kink_allowed = _refine_failing(p, np.flatnonzero(again), found)
+        kinks, kink_ok, kink_allowed = _refine_failing(p, np.flatnonzero(again), found, shrunk)
+        # Refined estimates change the leaf scales the floor is taken at (an
+        # estimate that turned out NaN no longer counts): entries accepted by
+        # the first pass against the old floor and outside the new one get
+        # the ladder too.
+        late = _failing(_judge(p, found)) & ~again
+        if late.any():
+            more = _refine_failing(p, np.flatnonzero(late), found, shrunk)
+            kinks = kinks + more[0]
+            kink_ok |= more[1]
+            kink_allowed = np.where(more[1][:, None], more[2], kink_allowed)
     elif p.method == "complex" and _failing(verdict).any():
         _bound_complex_truncation(p, _failing(verdict), found)
     verdict = _judge(p, found)
@@ -96,6 +109,7 @@ def full_check(p: Problem) -> Report:
         step=found.step,
         not_converged=found.not_converged,
         quantised=quantised,
+        edge=shrunk & non_finite,
         outside=outside,
     )
     if outcome.outcome == "inconclusive":
@@ -156,13 +170,29 @@ def _quantised(p: Problem, flat: np.ndarray) -> np.ndarray:
     return flat if not np.array_equal(moved(rules.QUANTUM_PROBE), p.f0) else np.zeros_like(flat)
 
 
-def _refine_failing(p: Problem, idx: np.ndarray, found: _Estimates) -> tuple[list[Kink], np.ndarray, np.ndarray]:
+def _note_shrunk(p: Problem, shrunk: np.ndarray, step: np.ndarray) -> None:
+    """A note on entries whose step was shrunk to keep f finite (x near the edge of f's domain)."""
+    first = int(np.flatnonzero(shrunk)[0])
+    count = int(shrunk.sum())
+    p.notes.append(
+        f"f is NaN or inf at the rule's step at {count} entr{'y' if count == 1 else 'ies'} (e.g. {p.spec.describe(first)}: "
+        f"x is near the edge of f's domain); the step was shrunk there (to {abs(float(step[first])):.3g}) and rungs "
+        "that leave the domain were dropped"
+    )
+
+
+def _refine_failing(
+    p: Problem, idx: np.ndarray, found: _Estimates, shrunk: np.ndarray | None = None
+) -> tuple[list[Kink], np.ndarray, np.ndarray]:
     """Re-estimate the failing finite-difference entries ``idx`` on a ladder of steps.
 
-    Returns the kinks found there, the entries they excuse, and the kink
-    test's tolerance of those entries.
+    Entries whose first-pass step was ``shrunk`` (f not finite at the rule's
+    step) start their ladder from that step.  Returns the kinks found there,
+    the entries they excuse, and the kink test's tolerance of those entries.
     """
     steps = rules.steps_for(p.method, p.x, p.h)[idx]
+    if shrunk is not None:
+        steps = np.where(shrunk[idx], np.minimum(steps, np.abs(found.step[idx])), steps)
     ref = refine(p.ev, p.x, p.f0, idx, p.method, steps, p.noise(), explicit=p.h is not None)
     found.N[idx], found.B[idx], found.step[idx] = ref.value, ref.bound, ref.step
     if ref.converged is not None:
@@ -301,7 +331,7 @@ def _report(
         kinks=kinks,
         notes=p.notes,
         seed=p.seed,
-        dtype=str(p.x.dtype),
+        dtype=p.label,
         rows=_rows(p, N, err, allowed, fail, ratio, kinks),
     )
 

@@ -13,8 +13,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import steps as rules
-from ..errors import NotComplexSafe
-from .estimators import directional
+from ..errors import NonFiniteValue, NotComplexSafe
+from .estimators import MAX_SHRINK, directional
 from .evaluate import Evaluator
 from .problem import Noise
 
@@ -30,6 +30,12 @@ class MethodChoice(NamedTuple):
     tried: tuple[Evaluator, ...]
 
 
+#: Rungs of the central-difference ladder that vets complex-step along its
+#: direction: two, and one more (up to this many) while the smallest rung is
+#: still dominated by truncation.
+VET_RUNGS = 4
+
+
 def resolve_method(
     method: str,
     ev: Evaluator,
@@ -38,14 +44,21 @@ def resolve_method(
     rng: np.random.Generator,
     noise: Noise,
     tolerance: rules.Tolerance,
+    A: np.ndarray | None = None,
+    full: bool = False,
 ) -> MethodChoice:
     """Resolve ``auto`` and vet ``complex``: complex-safety is checked, never assumed.
 
-    The complex-step derivative along a random direction must agree with a
-    Richardson estimate within both bounds (and the rounding of the
-    direction the finite differences really took).  Returns the method, a
-    note, the complex evaluator when complex-step is used, and every complex
-    evaluator made (their calls count).
+    The complex-step derivative along a random direction must agree with
+    central differences along it (Richardson-extrapolated over two steps,
+    more while truncation dominates) within both bounds.  With the analytic
+    derivative ``A`` the comparison runs on residuals against ``A`` (the
+    direction each rung really took, ``fl(x + t u)``, differs from ``u`` by
+    an ulp per entry; ``A`` accounts for that to first order).  Returns the
+    method, a note, the complex evaluator when complex-step is used, and every
+    complex evaluator made (their calls count).  With ``full`` (a full check
+    will run: n complex calls against 2n real ones), ``"auto"`` takes central
+    differences instead when complex calls cost more (:func:`_cheaper_real`).
     """
     if method not in ("auto", "complex"):
         return MethodChoice(method, None, None, ())
@@ -61,11 +74,12 @@ def resolve_method(
         reason = str(exc)
         ev_c = None
     if ev_c is not None:
-        fd = directional(ev, x, f0, v, "richardson", noise())
-        d_fd, b_fd = fd.value, fd.bound
-        # The rung directions fl(x + t u) differ from u by ~EPS/t relative.
-        b_dir = rules.DIRECTION_ROUNDING * tolerance.eps / rules.base_step("richardson", x.dtype) * np.abs(d_fd)
-        if np.all(tolerance.verdict(d_cs, d_fd, b_fd + b_cs + b_dir, np.abs(d_fd)).within):
+        A_used = A if A is not None else np.zeros((x.size, len(f0)))
+        agree, d_fd, b_fd = _agrees(ev, x, f0, v, d_cs, b_cs, noise, tolerance, A_used)
+        if agree:
+            cheaper = _cheaper_real(method, ev, made, x, noise, tolerance, A) if full else None
+            if cheaper is not None:
+                return MethodChoice("central", cheaper, None, tried)
             note = (
                 "complex-step chosen: f accepted complex input and its complex-step derivative "
                 "agreed with finite differences along a random direction"
@@ -80,3 +94,119 @@ def resolve_method(
         raise NotComplexSafe(f"method='complex' cannot be used: {reason}; use method='central' or 'richardson'")
     note = f"complex-step not used ({reason}); Richardson-extrapolated central differences instead"
     return MethodChoice("richardson", note, None, tried)
+
+
+#: A complex call is weighed against real ones only when a real call of f
+#: takes at least this long: below it the whole check takes milliseconds
+#: whichever method runs, and timings that short are mostly noise.
+COST_MIN_SECONDS = 1e-3
+
+#: Central differences replace complex-step when a complex call costs more
+#: than this many real calls: 2 (central spends two real calls per entry
+#: where complex-step spends one complex call) times a margin of 1.5 for the
+#: timing's own noise.
+COST_RATIO = 3.0
+
+#: ... and when central differences would still see a relative error this
+#: small on the largest entry (the 1e-6 float64 bugs the default check must
+#: catch), predicted from f's measured noise at the rule's step.
+COST_RESOLUTION = 1e-7
+
+
+def _cheaper_real(
+    method: str,
+    ev: Evaluator,
+    ev_c: Evaluator,
+    x: np.ndarray,
+    noise: Noise,
+    tolerance: rules.Tolerance,
+    A: np.ndarray | None,
+) -> str | None:
+    """Central differences instead of vetted complex-step, when they cost less and see as much; the note why.
+
+    Only for ``method="auto"`` on an f whose complex calls were timed at more
+    than :data:`COST_RATIO` real calls (a real data matrix times complex
+    weights costs 2-8x) and whose noise lets central differences resolve
+    :data:`COST_RESOLUTION` of the derivative.
+    """
+    real, cplx = ev.call_seconds, ev_c.call_seconds
+    if method != "auto" or A is None or not np.isfinite(cplx) or real < COST_MIN_SECONDS:
+        return None
+    if cplx <= COST_RATIO * real:
+        return None
+    h = rules.base_step("central", x.dtype) * np.maximum(1.0, np.abs(x.astype(np.float64)))
+    scale = float(np.max(np.abs(A))) if A.size else 0.0
+    if scale <= 0:
+        return None
+    bound = rules.ROUNDING_FACTOR["central"] * float(np.max(noise.quick())) / float(np.min(h))
+    predicted = float(tolerance.allowed(bound, scale)) / scale
+    if predicted > COST_RESOLUTION:
+        return None
+    return (
+        f"central differences chosen over complex-step (which f supports): a complex call of f took "
+        f"{cplx / real:.3g}x a real one ({cplx * 1e3:.3g} ms against {real * 1e3:.3g} ms), so two real calls per "
+        f"entry cost less than one complex call, and they still resolve about {predicted:.1g} of the derivative"
+    )
+
+
+def _agrees(
+    ev: Evaluator,
+    x: np.ndarray,
+    f0: np.ndarray,
+    v: np.ndarray,
+    d_cs: np.ndarray,
+    b_cs: np.ndarray,
+    noise: Noise,
+    tolerance: rules.Tolerance,
+    A: np.ndarray,
+) -> tuple[bool, np.ndarray, np.ndarray]:
+    """Central differences along ``v`` (scaled as the estimators scale it) against complex-step's ``d_cs``.
+
+    With ``rho(t) = D(t) - A^T u_t - (d_cs - A^T u)`` (``u_t`` the direction
+    rung ``t`` really took), an analytic f has ``rho(t) = c t**2 + rounding``,
+    so the extrapolation ``(16 rho(t/4) - rho(t)) / 15`` is rounding alone;
+    complex-step off by ``delta`` leaves ``delta`` in it.  Rounding comes from
+    f's noise measured along one walk: an underestimate only refuses
+    complex-step (the check then uses finite differences), it never passes a
+    wrong one.  Returns (agree, the finite-difference value, its bound).
+    """
+    x64 = x.astype(np.float64)
+    u = v * np.maximum(1.0, np.abs(x64))
+    t = rules.base_step("central", x.dtype) * rules.LADDER_RATIO
+    gain = rules.LADDER_RATIO**2
+    offset = d_cs - A.T @ u
+    sigma = noise.quick()
+    rho: list[np.ndarray] = []
+    rounding: list[np.ndarray] = []
+    value = bound = np.full_like(d_cs, np.inf)
+    shrinks = 0
+    j = 0
+    while j < VET_RUNGS:
+        plus, minus = (x64 + t * u).astype(x.dtype), (x64 - t * u).astype(x.dtype)
+        try:
+            fp = ev.at(plus, what=f"x + {t:.3g}*v (vetting complex-step)")
+            fm = ev.at(minus, what=f"x - {t:.3g}*v (vetting complex-step)")
+        except NonFiniteValue:
+            # The step left f's domain (x near the edge of a log or sqrt):
+            # a smaller one, as the coordinate estimates do; where none
+            # stays inside, complex-step is not vetted (refused).
+            shrinks += 1
+            if shrinks > MAX_SHRINK or rho:
+                return False, d_cs + value, bound
+            t /= rules.LADDER_RATIO**2
+            continue
+        eff = (plus.astype(np.float64) - minus.astype(np.float64)) / (2 * t)
+        rho.append((fp - fm) / (2 * t) - A.T @ eff - offset)
+        rounding.append(rules.ROUNDING_FACTOR["central"] * sigma / t)
+        if j >= 1:
+            value = (gain * rho[-1] - rho[-2]) / (gain - 1)
+            bound = (gain * rounding[-1] + rounding[-2]) / (gain - 1) + b_cs
+            if np.all(tolerance.verdict(value, 0.0, bound, np.abs(d_cs)).within):
+                return True, d_cs + value, bound
+            # A smaller step helps only while truncation, not rounding, is
+            # what keeps the pair apart.
+            if np.all(np.abs(rho[-1] - rho[-2]) <= rounding[-1] + rounding[-2]):
+                break
+        t /= rules.LADDER_RATIO
+        j += 1
+    return False, d_cs + value, bound

@@ -51,6 +51,7 @@ def decide(
     not_converged: np.ndarray | None = None,
     what: str = "entry",
     quantised: np.ndarray | None = None,
+    edge: np.ndarray | None = None,
     outside: np.ndarray | None = None,
 ) -> Outcome:
     """Failed when an entry fails; else inconclusive when an entry's resolution is over the limit.
@@ -65,6 +66,13 @@ def decide(
     if overall <= rules.RESOLUTION_LIMIT:
         return Outcome("passed", overall, res)
     unresolved = res > rules.RESOLUTION_LIMIT
+    if edge is not None and np.any(edge & unresolved):
+        where = p.spec.describe(int(np.flatnonzero(edge & unresolved)[0]))
+        reason = (
+            f"x is on the edge of f's domain at {where}: f is NaN or inf on one side of it at every step tried, "
+            "so there is no two-sided derivative to compare with"
+        )
+        return Outcome("inconclusive", overall, res, reason, "check at a point inside f's domain")
     reason, suggestion = _why(p, unresolved, step, not_converged, what, quantised, outside)
     return Outcome("inconclusive", overall, res, reason, suggestion)
 

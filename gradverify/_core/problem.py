@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..steps import Tolerance
-from .estimators import measure_noise
+from .estimators import NOISE_WALKS, measure_noise
 from .evaluate import Evaluator
 from .params import ParamSpec
 
@@ -22,21 +22,41 @@ __all__ = ["Noise", "Problem"]
 
 
 class Noise:
-    """f's rounding noise at x (per output), measured on first use and kept."""
+    """f's rounding noise at x (per output), measured on first use and kept.
+
+    :meth:`quick` measures it along one walk (half the calls): enough where an
+    underestimate can only cost calls, never a verdict (the vetting of
+    complex-step, whose tolerance it sets: too tight a tolerance refuses
+    complex-step and the check falls back to finite differences).  Calling
+    the object measures along both walks (reusing the quick one), which the
+    verdict's rounding bounds need.
+    """
 
     def __init__(self, ev: Evaluator, x: np.ndarray, f0: np.ndarray, rng: np.random.Generator) -> None:
         self._args = (ev, x, f0, rng)
         self._value: np.ndarray | None = None
+        self._quick: np.ndarray | None = None
+
+    def quick(self) -> np.ndarray:
+        """The noise from the first walk alone (or the full measurement when there is one)."""
+        if self._value is not None:
+            return self._value
+        if self._quick is None:
+            self._quick = measure_noise(*self._args, walks=NOISE_WALKS[:1])
+        return self._quick
 
     def __call__(self) -> np.ndarray:
         if self._value is None:
-            self._value = measure_noise(*self._args)
+            if self._quick is None:
+                self._value = measure_noise(*self._args)
+            else:
+                self._value = np.maximum(self._quick, measure_noise(*self._args, walks=NOISE_WALKS[1:]))
         return self._value
 
     @property
     def measured(self) -> np.ndarray | None:
         """The noise if it was measured, else None (complex-step never needs it)."""
-        return self._value
+        return self._value if self._value is not None else self._quick
 
 
 @dataclass(frozen=True)
@@ -80,6 +100,9 @@ class Problem:
         What was decided on the way.
     extra_calls : int
         Calls of f made before the evaluators (check_vjp's shape probe).
+    dtype : str or None
+        The dtype the check is about (the caller's x), when the numerical
+        side works in another one (a float64 reference for float32 x).
     """
 
     kind: str
@@ -99,6 +122,14 @@ class Problem:
     h: Any = None
     notes: list[str] = field(default_factory=list)
     extra_calls: int = 0
+    dtype: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The dtype the report names: the caller's, and the reference's when there is one."""
+        if self.dtype is None or self.dtype == str(self.x.dtype):
+            return str(self.x.dtype)
+        return f"{self.dtype}, numerical side in {self.x.dtype}"
 
     @property
     def calls(self) -> int:
