@@ -19,7 +19,7 @@ Examples
 ... def softplus(x):
 ...     return jnp.logaddexp(x, 0.0)
 >>> softplus.defvjp(lambda x: (softplus(x), x), lambda x, g: (g * jax.nn.sigmoid(x),))
->>> report = gvj.check(softplus, jnp.array([-30.0, 0.5, 40.0]), seed=0)
+>>> report = gvj.check(softplus, jnp.array([-3.0, 0.5, 4.0]), seed=0)
 >>> report.ok
 True
 """

@@ -306,3 +306,18 @@ def test_directional_checks_near_the_edge_of_the_domain_give_a_verdict():
     assert gv.check_grad(f, g, x, seed=0, mode="directional").ok
     report = gv.check_grad(f, wrong, x, seed=0, mode="directional")
     assert report.outcome == "failed" and report.worst_index == (17,), str(report)
+
+
+def test_a_float32_f_returning_float64_is_not_taken_as_a_float64_reference():
+    # It casts x to float32 inside: at the float64 point it looks noiseless (its values do not move over the
+    # noise walk), yet every float64 difference below float32's resolution is 0. Found with an HVP of a float32
+    # gradient, where the reference turned H v into 0.
+    def f(x):
+        return np.float64(np.sum(np.asarray(x, np.float32) ** 3))
+
+    x = np.linspace(0.5, 2.0, 6).astype(np.float32)
+    report = gv.check_grad(f, lambda x: 3 * x**2, x, seed=0)
+    assert not any("float64 numerical reference" in n for n in report.notes), str(report)
+    assert report.outcome != "failed", str(report)
+    with pytest.raises(gv.InvalidArgument, match="rounds x to float32"):
+        gv.check_grad(f, lambda x: 3 * x**2, x, seed=0, reference="float64")

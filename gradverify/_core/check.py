@@ -101,6 +101,8 @@ def _float64_reference(
         f0_64 = ev64.at(x64, what="x in float64 (a float64 numerical reference)")
     except (NonFiniteValue, InvalidArgument, TypeError, ValueError) as exc:
         f0_64, refused = None, f"f failed at the float64 point ({exc})"
+    if f0_64 is not None and ev64.out_dtype == np.float64 and _rounds_to_float32(ev64, x64, f0_64):
+        f0_64, refused = None, "f does not change when x moves below float32's resolution (it rounds x to float32)"
     if f0_64 is not None and ev64.out_dtype == np.float64:
         noise = Noise(ev64, x64, f0_64, rng)
         ulps = float(np.max(noise() / np.maximum(rules.eps(np.float64) * np.abs(f0_64), np.finfo(np.float64).tiny)))
@@ -117,6 +119,22 @@ def _float64_reference(
         raise InvalidArgument(f"reference='float64' cannot be used: {refused}")
     return work._replace(evaluators=work.evaluators + (ev64,))
 
+
+
+def _rounds_to_float32(ev64: Evaluator, x64: np.ndarray, f0_64: np.ndarray) -> bool:
+    """Whether f ignores a move of x that float32 cannot represent (so it computes from float32 x).
+
+    One call. Such an f looks noiseless at the float64 point (its values do not
+    change at all over the noise walk), which would pass it as a float64 reference
+    and turn every difference into 0: seen with a Hessian-vector product of a
+    float32 gradient. The move is a thousandth of a float32 ulp of each entry.
+    """
+    signs = np.where(np.arange(x64.size) % 2 == 0, 1.0, -1.0)
+    magnitude = np.abs(x64)
+    typical = float(np.max(magnitude)) if magnitude.size and np.max(magnitude) > 0 else 1.0
+    delta = 1e-3 * rules.eps(np.float32) * np.where(magnitude > 0, magnitude, typical) * signs
+    moved = ev64.at(x64 + delta, what="x in float64 moved below float32's resolution (a float64 reference)")
+    return bool(np.array_equal(moved, f0_64))
 
 METHODS_PUBLIC = ("auto",) + rules.METHODS
 

@@ -475,6 +475,7 @@ def _report(
         kinks=confirmed.kinks,
         notes=p.notes,
         seed=p.seed,
-        dtype=p.label,
+        dtype=p.dtype_name,
+        reference=p.reference,
         rows=rows,
     )

@@ -331,7 +331,8 @@ def _report(
         kinks=kinks,
         notes=p.notes,
         seed=p.seed,
-        dtype=p.label,
+        dtype=p.dtype_name,
+        reference=p.reference,
         rows=_rows(p, N, err, allowed, fail, ratio, kinks),
     )
 

@@ -125,11 +125,14 @@ class Problem:
     dtype: str | None = None
 
     @property
-    def label(self) -> str:
-        """The dtype the report names: the caller's, and the reference's when there is one."""
-        if self.dtype is None or self.dtype == str(self.x.dtype):
-            return str(self.x.dtype)
-        return f"{self.dtype}, numerical side in {self.x.dtype}"
+    def dtype_name(self) -> str:
+        """The caller's dtype (the report's ``dtype``)."""
+        return str(self.x.dtype) if self.dtype is None else self.dtype
+
+    @property
+    def reference(self) -> str | None:
+        """The dtype the numerical side worked in, when it is not the caller's (a float64 reference)."""
+        return None if self.dtype is None or self.dtype == str(self.x.dtype) else str(self.x.dtype)
 
     @property
     def calls(self) -> int:

@@ -91,6 +91,11 @@ class Report:
     evaluations : int
         Calls of the function actually made (a vectorized call of k points
         counts k).
+    dtype : str
+        The dtype of the check (the caller's ``x``).
+    reference : str or None
+        The dtype the numerical side worked in when it is not ``dtype``
+        (``"float64"``: a float64 reference for a float32 check).
     max_abs_error, max_rel_error : float
         Over all compared entries; the relative error of an entry is
         ``|analytic - numerical| / max(|analytic|, |numerical|, allowed)``.
@@ -151,6 +156,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     seed: int | None = None
     dtype: str = "float64"
+    reference: str | None = None
     rows: list[Row] = field(default_factory=list, repr=False)
     outcome: str = ""
     resolution: float = 0.0
@@ -193,6 +199,7 @@ class Report:
             "notes",
             "seed",
             "dtype",
+            "reference",
             "numerical",
             "analytic",
             "tolerance",
@@ -210,8 +217,9 @@ class Report:
             if self.mode == "full"
             else f"{self.entries} random directions over the entries"
         )
+        side = f", numerical side in {self.reference}" if self.reference else ""
         lines = [
-            f"gradverify: {what} ({self.method} differences, {scope}, {self.evaluations} calls of f, {self.dtype})"
+            f"gradverify: {what} ({self.method} differences, {scope}, {self.evaluations} calls of f, {self.dtype}{side})"
         ]
         if self.outcome == "inconclusive":
             lines.append(f"  inconclusive: {self.diagnosis}")
