@@ -79,7 +79,7 @@ def _float64_reference(
     name: str,
     rng: np.random.Generator,
     safety: float | None,
-    notes: list,
+    notes: list[Any],
 ) -> _Work:
     """Finite differences of a float32 check in float64, when f computes in float64.
 
@@ -463,7 +463,7 @@ def check_vjp(
     # shape, so report.evaluations counts every call.
     held: dict[str, np.ndarray] = {}
 
-    def cotangent_for(shape: tuple) -> np.ndarray:
+    def cotangent_for(shape: tuple[Any, ...]) -> np.ndarray:
         if given is None:
             return np.random.default_rng(seed + 1).standard_normal(shape)
         if given.shape != shape:

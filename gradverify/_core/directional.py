@@ -95,7 +95,7 @@ def directional_check(p: Problem, directions: int) -> Report:
         # t -> f(x + t u), whose step moves each entry by up to max |u|).  The
         # full check's per-entry floor summed over u would count |f| once per
         # entry: for an f summed over 10^6 terms, a floor 10^6 times too wide.
-        return np.maximum(leaf_max.T @ u, p.natural[0] * (float(np.max(u)) if u.size else 0.0))
+        return np.asarray(np.maximum(leaf_max.T @ u, p.natural[0] * (float(np.max(u)) if u.size else 0.0)))
 
     leaf_scale = p.resolution_scale(p.A)
     # leaves with entries (a leaf of shape (0,) holds no part of a direction)
@@ -218,7 +218,7 @@ def _ramp_residual(p: Problem, w: np.ndarray, x_scale: np.ndarray) -> np.ndarray
         fm = p.ev.at(minus, what=f"x - {step:.3g}*w (a ramp localising a wrong entry)")
         taken = (plus.astype(np.float64) - minus.astype(np.float64)) / (2 * step)
         rungs.append((fp - fm) / (2 * step) - p.A.T @ taken)
-    return (4.0 * rungs[1] - rungs[0]) / 3.0
+    return np.asarray((4.0 * rungs[1] - rungs[0]) / 3.0)
 
 
 def _by_ramps(p: Problem, failed: DirectionTest, x_scale: np.ndarray) -> tuple[int, int] | None:

@@ -94,7 +94,7 @@ class Evaluator:
         scalar: bool = True,
         name: str = "f",
         memory_budget: int = DEFAULT_MEMORY_BUDGET,
-        counter: list | None = None,
+        counter: list[Any] | None = None,
     ) -> None:
         self.f = f
         self.spec = spec
@@ -114,7 +114,7 @@ class Evaluator:
         self._buffer = x.astype(self.dtype, copy=True)
         self._tree = spec.views(self._buffer)
         self._leaves = self._leaf_ids(self._tree)
-        self.out_shape: tuple | None = None
+        self.out_shape: tuple[Any, ...] | None = None
         self.out_dtype: np.dtype | None = None
 
     # -- bookkeeping ---------------------------------------------------------------
@@ -127,7 +127,7 @@ class Evaluator:
     def out_size(self) -> int:
         return int(np.prod(self.out_shape)) if self.out_shape is not None else 1
 
-    def _leaf_ids(self, tree: Any) -> list:
+    def _leaf_ids(self, tree: Any) -> list[Any]:
         if self.spec.kind == "array":
             return [id(tree)]
         items = tree.values() if isinstance(tree, dict) else tree
@@ -140,7 +140,7 @@ class Evaluator:
         if self.vectorized:
             # A stack of one, in the evaluator's own buffer: f never sees (and
             # cannot write into) the caller's point.
-            return self._batch(self._buffer[None, :], what=lambda _: what)[0]
+            return np.asarray(self._batch(self._buffer[None, :], what=lambda _: what)[0])
         start = time.perf_counter()
         try:
             value = self._call(self._tree)
@@ -229,7 +229,7 @@ class Evaluator:
         def moved(a: int, b: int) -> np.ndarray:
             """The values entries ``index[a:b]`` take: made per block, never for the whole sweep."""
             shift = 1j * step[a:b] if self.complex_step else step[a:b]
-            return self.base[index[a:b]].astype(self.dtype) + shift.astype(self.dtype)
+            return np.asarray(self.base[index[a:b]].astype(self.dtype) + shift.astype(self.dtype))
 
         def label(k: int) -> str:
             unit = "i*" if self.complex_step else ""
@@ -286,7 +286,7 @@ class Evaluator:
                         positions = index[first:stop].tolist()
                         targets = moved(first, stop).tolist()
                         restored = base[index[first:stop]].tolist()
-                        values: list = [0.0] * (stop - first)
+                        values: list[Any] = [0.0] * (stop - first)
                         for j in range(stop - first):
                             i = positions[j]
                             buffer[i] = targets[j]
@@ -331,7 +331,7 @@ class Evaluator:
             self._check_finite(out, label)
         return out
 
-    def _collect(self, values: list, label: Callable[[int], str], first: int) -> np.ndarray:
+    def _collect(self, values: list[Any], label: Callable[[int], str], first: int) -> np.ndarray:
         """The scalar outputs ``values`` (of points ``first``, ``first + 1``, ...) as one column, each checked.
 
         One conversion of the whole list when every value is a number of the
