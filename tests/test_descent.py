@@ -204,10 +204,19 @@ def test_a_seed_replays_a_run_and_none_records_the_seed_it_drew():
     assert np.array_equal(drawn.losses, replay.losses)
 
 
-def test_sgd_is_minibatch_descent_with_batches_of_one():
+def test_sgd_is_the_notes_loop_over_shuffled_samples():
+    # Against the loop of the notes written out here (not sgd's own code): epochs of a permutation drawn
+    # from default_rng(seed), one sample per update, w -= step_size * grad(w, x_i, y_i).
     X, y = zoo.make_dataset(12, 3, 2, seed=5)
     f, g = softmax_fns()
     a = descent.sgd(f, g, np.zeros((3, 2)), (X, y), step_size=0.2, steps=20, seed=3)
+    rng, w, order = np.random.default_rng(3), np.zeros((3, 2)), []
+    for _ in range(20):
+        if not order:
+            order = list(rng.permutation(12))
+        i = order.pop(0)
+        w = w - 0.2 * g(w, X[i : i + 1], y[i : i + 1])
+    np.testing.assert_allclose(a.w, w, rtol=1e-13, atol=1e-15)
     b = descent.minibatch_gradient_descent(
         f, g, np.zeros((3, 2)), (X, y), step_size=0.2, batch_size=1, steps=20, seed=3
     )
