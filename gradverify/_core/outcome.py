@@ -143,7 +143,9 @@ def _why(
         return small
     return (
         f"the error bounds of {some} (e.g. {where}) are wider than {rules.RESOLUTION_LIMIT:g} of the derivative",
-        "try method='richardson', a float64 x, or an explicit h in the band of gradverify.steps.step_band",
+        ("try " if p.method == "richardson" else "try method='richardson', ")
+        + ("a float64 x, or " if p.x.dtype != np.float64 else "")
+        + "an explicit h in the band of gradverify.steps.step_band",
     )
 
 
