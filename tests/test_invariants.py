@@ -500,3 +500,13 @@ def test_descent_direction_with_a_step_too_small_to_see_is_never_ok():
     assert inv.check_descent_direction(loss, lambda w: 2 * w, w).ok
     flipped = inv.check_descent_direction(loss, lambda w: -2 * w, w)
     assert not flipped.ok and flipped.pattern == "sign"
+
+
+def test_descent_direction_with_a_tiny_gradient_still_judged_when_a_flip_would_show():
+    # Found by tox: logistic at w = 0 with X = 1e-8: the slope 5e-9 is known to 1.65e-9, so a flipped
+    # sign (a change of 1e-8) would show; that is evidence, not an inconclusive check.
+    f, g, _ = zoo_fns("logistic", 0.0)
+    data = (np.array([[1e-8]]), np.array([0.0]))
+    assert inv.check_descent_direction(f, g, np.array([0.0]), data).ok
+    flipped = inv.check_descent_direction(f, lambda w, X, y: -g(w, X, y), np.array([0.0]), data)
+    assert not flipped.ok and flipped.pattern == "sign", str(flipped)

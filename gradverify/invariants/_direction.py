@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import steps as rules
 from .._core.params import ParamSpec
 from .._core.validate import real_scalar, valid_count, valid_positive
 from ..errors import InvalidArgument
@@ -88,9 +87,9 @@ def check_descent_direction(
     step = s / gn if gn > 0 else 0.0
     decrease = float(f_at[2] - f_at[3]) if gn > 0 else 0.0
     diagnosis = pattern = None
-    if ok and not kink and gn > 0 and tolerance > rules.RESOLUTION_LIMIT * abs(predicted):
-        # The slope's tolerance is wider than the slope itself could be wrong by and still be seen:
-        # passing here would pass a flipped sign (the loss's rounding over a tiny h hides any slope).
+    if ok and not kink and gn > 0 and tolerance >= abs(predicted):
+        # A flipped sign moves the slope by twice its size; with a tolerance as wide as the slope itself
+        # (the loss's rounding over a tiny h) that could pass unseen, so this is no evidence either way.
         ok, pattern = False, "inconclusive"
         diagnosis = (
             f"inconclusive: the loss's rounding over the step (tolerance {tolerance:.3g} on a slope of "
