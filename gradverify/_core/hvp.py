@@ -174,8 +174,8 @@ def check_hvp(
 
         return check_jacobian(
             along, lambda t: J, np.zeros(len(vs), dtype=flat.dtype), method=outer_method(method, grad), h=h,
-            safety=safety, seed=seed, mode="full",
-        )  # fmt: skip
+            safety=safety, seed=seed, mode="full", reference="same",
+        )  # fmt: skip  (along casts to x's dtype: a float64 reference would see only that rounding)
 
     report, what, repeated, unsure = checked_with_gradient(f, grad, spec, flat, f_calls if grad is None else [0], run)
     A, N, T = (
