@@ -152,7 +152,12 @@ def _quantised(p: Problem, flat: np.ndarray) -> np.ndarray:
         return flat
     idx = np.flatnonzero(flat)
     x64 = p.x.astype(np.float64)
-    scale = np.maximum(1.0, np.abs(x64[idx]))
+    # Random signs, not all +1: along the all-ones direction many f's are
+    # invariant (softmax of W x does not change when every column moves
+    # alike), and a quantised one then looks flat at every step.  Their own
+    # generator, so the check's stream of directions is not shifted.
+    signs = np.random.default_rng([p.seed, len(idx)]).choice(np.array([-1.0, 1.0]), size=len(idx))
+    scale = np.maximum(1.0, np.abs(x64[idx])) * signs
 
     def moved(step: float) -> np.ndarray:
         point = x64.copy()
