@@ -77,21 +77,71 @@ def test_random_patterns_groups_are_valid() -> None:
 # -- the must-shows ----------------------------------------------------------------------------------
 
 
-def test_tridiagonal_n1000_in_at_most_10_calls() -> None:
+def test_tridiagonal_n1000_in_at_most_10_calls_with_the_default_options() -> None:
     calls = [0]
     f, jac = tridiagonal_residual(calls)
     x = np.random.default_rng(0).uniform(-1, 1, 1000)
-    report = gv.check_jacobian(f, jac, x, method="forward", vectorized=True, seed=0)
+    report = gv.check_jacobian(f, jac, x, seed=0)  # method="auto", one point per call
     assert report.ok, str(report)
-    assert calls[0] <= 10, calls
+    assert calls[0] <= 10 and report.evaluations == calls[0], (calls, report.evaluations)
     assert report.entries == 3 * 1000 - 2
-    # the default method too: a number of calls that does not grow with n
-    counts = []
-    for n in (100, 1000):
+    assert report.method == "complex" and report.resolution < 1e-10, str(report)
+    # vectorized, and with forward differences: no more calls
+    for options in (dict(vectorized=True), dict(method="forward", vectorized=True)):
         calls[0] = 0
-        assert gv.check_jacobian(f, jac, x[:n], vectorized=True, seed=0).ok
-        counts.append(calls[0])
-    assert max(counts) <= 16, counts  # a few calls, whatever n is
+        assert gv.check_jacobian(f, jac, x, seed=0, **options).ok
+        assert calls[0] <= 10, (options, calls)
+    # the cost does not grow with n, whatever the seed
+    for n, seed in ((100, 1), (1000, 2), (3000, 3)):
+        calls[0] = 0
+        assert gv.check_jacobian(f, jac, np.random.default_rng(seed).uniform(-1, 1, n), seed=seed).ok
+        assert calls[0] <= 10, (n, calls)
+
+
+def test_tridiagonal_n1000_with_defaults_names_a_nonzero_left_out_and_a_wrong_entry() -> None:
+    calls = [0]
+    f, jac = tridiagonal_residual(calls)
+    x = np.random.default_rng(0).uniform(-1, 1, 1000)
+
+    def omitted(x: np.ndarray) -> Any:
+        J = jac(x).tolil()
+        J[500, 501] = 0.0
+        return J.tocsr()  # its pattern (the stored entries) no longer has (500, 501)
+
+    report = gv.check_jacobian(f, lambda x: sp.csr_matrix(omitted(x).toarray()), x, seed=0)
+    assert not report.ok and report.worst_index == (500, 501), str(report)
+    assert "J[500, 501] is left out of the pattern" in report.diagnosis
+
+    def wrong(x: np.ndarray) -> Any:
+        J = jac(x).tolil()
+        J[300, 299] *= 1 + 1e-6
+        return J.tocsr()
+
+    report = gv.check_jacobian(f, wrong, x, seed=0)
+    assert not report.ok and report.worst_index == (300, 299), str(report)
+    assert "inside the pattern is wrong" in report.diagnosis
+
+
+@pytest.mark.parametrize("size", [1e-6, 1.0])
+def test_a_term_complex_step_cannot_see_is_not_passed_by_the_quick_check(size: float) -> None:
+    # abs of a complex number is its modulus: complex-step sees no derivative of
+    # size * |x|, so a Jacobian that forgets that term agrees with every
+    # complex-step product; the vetting along the groups' sum must refuse it.
+    A = banded(40, 1)
+    g, gjac = problem(A)
+    x = np.random.default_rng(2).uniform(-1, 1, 40)
+
+    def f(x: np.ndarray) -> np.ndarray:
+        return g(x) + size * np.abs(x)
+
+    def right(x: np.ndarray) -> np.ndarray:
+        return gjac(x) + size * np.diag(np.sign(x))
+
+    report = gv.check_jacobian(f, gjac, x, sparsity=A != 0, seed=0)
+    assert not report.ok and report.method == "richardson", str(report)
+    assert report.worst_index[0] == report.worst_index[1], str(report)  # a diagonal entry, named
+    report = gv.check_jacobian(f, right, x, sparsity=A != 0, seed=0)
+    assert report.ok and report.method == "richardson", str(report)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
