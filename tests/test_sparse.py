@@ -122,17 +122,18 @@ def test_tridiagonal_n1000_with_defaults_names_a_nonzero_left_out_and_a_wrong_en
     assert "inside the pattern is wrong" in report.diagnosis
 
 
-@pytest.mark.parametrize("size", [1e-6, 1.0])
-def test_a_term_complex_step_cannot_see_is_not_passed_by_the_quick_check(size: float) -> None:
+@pytest.mark.parametrize("size, dtype", [(1e-6, np.float64), (1.0, np.float64), (1e-2, np.float32)])
+def test_a_term_complex_step_cannot_see_is_not_passed_by_the_quick_check(size: float, dtype: Any) -> None:
     # abs of a complex number is its modulus: complex-step sees no derivative of
     # size * |x|, so a Jacobian that forgets that term agrees with every
     # complex-step product; the vetting along the groups' sum must refuse it.
-    A = banded(40, 1)
+    # (float32 runs the engine: the quick vetting's modelled noise would be too coarse there)
+    A = banded(40, 1).astype(dtype)
     g, gjac = problem(A)
-    x = np.random.default_rng(2).uniform(-1, 1, 40)
+    x = np.random.default_rng(2).uniform(-1, 1, 40).astype(dtype)
 
     def f(x: np.ndarray) -> np.ndarray:
-        return g(x) + size * np.abs(x)
+        return g(x) + dtype(size) * np.abs(x)
 
     def right(x: np.ndarray) -> np.ndarray:
         return gjac(x) + size * np.diag(np.sign(x))
@@ -217,3 +218,43 @@ def test_sparsity_options_that_do_not_apply_are_refused() -> None:
         gv.check_jacobian(f, jac, np.zeros(10), sparsity=A != 0, mode="directional")
     with pytest.raises(gv.InvalidArgument, match="one array x"):
         gv.check_jacobian(lambda p: p["a"], lambda p: {"a": np.eye(2)}, {"a": np.zeros(2)}, sparsity=np.eye(2))
+
+
+# -- counts -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vectorized", [False, True])
+@pytest.mark.parametrize("method", ["auto", "complex", "forward", "central"])
+@pytest.mark.parametrize("claim", ["right", "wrong entry", "omitted nonzero", "abs term"])
+def test_report_evaluations_are_the_points_f_was_called_at(vectorized: bool, method: str, claim: str) -> None:
+    # the quick path (it passes), the quick path then the engine (it refuses), and the engine alone
+    A = banded(20, 1)
+    g, gjac = problem(A)
+    points = [0]
+    size = 1e-3 if claim == "abs term" else 0.0
+
+    def f(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x)
+        points[0] += x.shape[0] if x.ndim == 2 else 1
+        y = np.tanh(x @ A.T) + x**3
+        return y + size * np.abs(x) if size else y
+
+    def jac(x: np.ndarray) -> np.ndarray:
+        J = gjac(x)
+        if claim == "wrong entry":
+            J[4, 5] *= 1.01
+        if claim == "omitted nonzero":
+            J[4, 5] = 0.0
+        return J + size * np.diag(np.sign(x))
+
+    pattern = A != 0
+    if claim == "omitted nonzero":
+        pattern[4, 5] = False
+    x = np.random.default_rng(0).uniform(-1, 1, 20)
+    if method == "complex" and claim == "abs term":
+        with pytest.raises(gv.NotComplexSafe):  # complex-step cannot see abs: refused, not judged
+            gv.check_jacobian(f, jac, x, sparsity=pattern, method=method, vectorized=vectorized, seed=0)
+        return
+    report = gv.check_jacobian(f, jac, x, sparsity=pattern, method=method, vectorized=vectorized, seed=0)
+    assert report.evaluations == points[0], (report.evaluations, points[0])
+    assert report.ok == (claim in ("right", "abs term")), str(report)
