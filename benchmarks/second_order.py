@@ -22,7 +22,12 @@ points, the largest relative error of the estimate, and what each makes of a
 hand-written Jacobian that omits one nonzero from its pattern (scipy's
 ``check_derivative`` compares only the entries of the claimed pattern).
 
-``torch.autograd.gradgradcheck`` is compared when torch is installed.
+The backward of a backward: ``torch.autograd.gradgradcheck`` against
+``gradverify.torch.gradgradcheck`` (when torch is installed) and
+``jax.test_util.check_grads(order=2)`` against ``gradverify.jax.check(order=2)``
+(when jax is), on autograd Functions / custom_vjp rules whose first order is
+right and whose double backward is right, loses a saved intermediate, or is
+off by a small relative amount.
 
 Run:  python benchmarks/second_order.py
 """
@@ -354,6 +359,90 @@ def gradgrad_table() -> None:
             print(f"| {scale:g} | {str(dtype).replace('torch.', '')} | {seen['torch']} | {seen['gradverify']} |")
 
 
+def _jax_sine(jax: Any, jnp: Any, scale: float, bug: str, rel: float = 0.0) -> Callable[..., Any]:
+    """scale * sin(x) as a custom_vjp whose bwd is right at first order; ``bug`` spoils its derivative."""
+
+    @jax.custom_vjp
+    def f(x: Any) -> Any:
+        return scale * jnp.sin(x)
+
+    def fwd(x: Any) -> Any:
+        return f(x), (jnp.cos(x), x)
+
+    def bwd(res: Any, g: Any) -> Any:
+        c, x = res
+        if bug == "saved":
+            return (scale * g * jax.lax.stop_gradient(c),)  # the residual as a constant: -sin(x) lost
+        if bug == "off":
+            return (scale * g * (c - rel * jnp.sin(x) * (x - jax.lax.stop_gradient(x))),)
+        return (scale * g * c,)
+
+    f.defvjp(fwd, bwd)
+    return f
+
+
+def jax_table() -> None:
+    try:
+        import jax
+        import jax.numpy as jnp
+        from jax.test_util import check_grads
+    except ImportError:
+        print("jax is not installed: jax.test_util.check_grads(order=2) not compared")
+        return
+    import time
+
+    import gradverify.jax as gvj
+
+    def run(tool: str, fn: Callable[..., Any], dtype: Any) -> tuple[bool, int, float]:
+        x = jnp.array([0.3, 1.2, -0.7, 2.0], dtype=dtype)
+        f, calls = counted(fn)
+        start = time.perf_counter()
+        if tool == "jax":
+            try:
+                check_grads(f, (x,), order=2, modes=("rev",))
+                ok = True
+            except AssertionError:
+                ok = False
+        else:
+            ok = gvj.check(f, x, order=2, seed=0, jit=False).ok
+        return ok, calls[0], (time.perf_counter() - start) * 1e3
+
+    print(f"jax {jax.__version__}; custom_vjp f(x) = scale * sin(x) at x = [0.3, 1.2, -0.7, 2.0]\n")
+    print(
+        "| f | dtype | second order of bwd | jax check_grads(order=2, modes=('rev',)) | gvj.check(order=2) | "
+        "calls of f (jax / gradverify) | ms (jax / gradverify) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    cases = [
+        ("sin(x)", 1.0, "right", 0.0, "right"),
+        ("sin(x)", 1.0, "saved", 0.0, "residual under stop_gradient"),
+        ("1e-7 sin(x)", 1e-7, "saved", 0.0, "residual under stop_gradient"),
+        ("sin(x)", 1.0, "off", 1e-3, "off by 1e-3"),
+        ("sin(x)", 1.0, "off", 1e-6, "off by 1e-6"),
+        ("1e-7 sin(x)", 1e-7, "right", 0.0, "right"),
+    ]
+    for dtype_name in ("float32", "float64"):
+        jax.config.update("jax_enable_x64", dtype_name == "float64")
+        try:
+            for name, scale, bug, rel, what in cases:
+                fn = _jax_sine(jax, jnp, scale, bug, rel)
+                j_ok, j_calls, j_ms = run("jax", fn, getattr(jnp, dtype_name))
+                g_ok, g_calls, g_ms = run("gradverify", fn, getattr(jnp, dtype_name))
+                right = bug == "right"
+
+                def word(ok: bool) -> str:
+                    if right:
+                        return "passes" if ok else "**false alarm**"
+                    return "**misses it**" if ok else "fails (caught)"
+
+                print(
+                    f"| {name} | {dtype_name} | {what} | {word(j_ok)} | {word(g_ok)} | {j_calls} / {g_calls} | "
+                    f"{j_ms:.0f} / {g_ms:.0f} |"
+                )
+        finally:
+            jax.config.update("jax_enable_x64", False)
+
+
 def main() -> None:
     print("### Hessians\n")
     hessian_table()
@@ -361,6 +450,8 @@ def main() -> None:
     sparse_table()
     print("\n### The backward of a backward (torch)\n")
     gradgrad_table()
+    print("\n### The backward of a backward (JAX)\n")
+    jax_table()
 
 
 if __name__ == "__main__":

@@ -116,8 +116,8 @@ def check(
     first = _check(fn, args, argnums, modes, jit, options, full_jacobian)
     if order == 1 or not first.ok:
         return second_order_report(first, None) if order == 2 else first
-    backward, point, positions = backward_of(fn, args, argnums, seed)
-    second = _check(backward, point, positions, "auto", jit, options, full_jacobian)
+    backward, point, positions, names = backward_of(fn, args, argnums, seed)
+    second = _check(backward, point, positions, "auto", jit, options, full_jacobian, names)
     return second_order_report(first, second)
 
 
@@ -129,9 +129,10 @@ def _check(
     jit: Any,
     options: dict[str, Any],
     full_jacobian: bool | None,
+    names: list[str] | None = None,
 ) -> Report:
     """The first-order check of ``fn`` at ``args``: every mode it supports, every output."""
-    prepared = prepare(fn, args, argnums=argnums, modes=modes, jit=jit)
+    prepared = prepare(fn, args, argnums=argnums, modes=modes, jit=jit, arg_names=names)
     options = dict(options, seed=valid_seed(options.get("seed")))
     cache = CallCache(prepared.forward)
     reports = []

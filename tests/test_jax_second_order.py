@@ -133,3 +133,13 @@ def test_the_numpy_engine_agrees():
     assert right.ok and not saved.ok
     assert gvj.check(sine_with_rule("right"), X, order=2, seed=0).ok
     assert not gvj.check(sine_with_rule("saved"), X, order=2, seed=0).ok
+
+
+def test_a_function_of_star_args_is_named_args_i_and_cotangent():
+    def wrapped(*args):  # a wrapper (a call counter, a decorator) hides the parameter names
+        return jnp.sin(args[0]) * args[1]
+
+    report = gvj.check(wrapped, X, jnp.float32(2.0), order=2, seed=0)
+    assert report.ok, str(report)
+    names = {row.name.split("[")[0].split(" ")[0] for row in report.rows}
+    assert names <= {"args", "cotangent"}, names

@@ -14,7 +14,6 @@ first, and the second order only when it passed.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -30,8 +29,8 @@ __all__ = ["backward_of", "second_order_report"]
 
 def backward_of(
     fn: Callable[..., Any], args: tuple[Any, ...], argnums: Any, seed: int
-) -> tuple[Callable[..., Any], tuple[Any, ...], tuple[int, ...]]:
-    """``fn``'s backward as a function of ``(*args, cotangent)``, the point to check it at, and its argnums.
+) -> tuple[Callable[..., Any], tuple[Any, ...], tuple[int, ...], list[str]]:
+    """``fn``'s backward as a function of ``(*args, cotangent)``: it, the point, its argnums and argument names.
 
     The backward returns the cotangents of the arguments in ``argnums`` (every
     argument by default), one pytree each.  The cotangent is a seeded standard
@@ -70,13 +69,9 @@ def backward_of(
         grads = pullback(ct)
         return grads[0] if len(chosen) == 1 else tuple(grads)
 
-    names = _arg_names(fn, count)
-    backward.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in names + ["cotangent"]]
-    )
     label = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", type(fn).__name__)
     backward.__qualname__ = f"backward of {label}"
-    return backward, tuple(args) + (cotangent,), chosen + (count,)
+    return backward, tuple(args) + (cotangent,), chosen + (count,), _arg_names(fn, count) + ["cotangent"]
 
 
 def second_order_report(first: Report, second: Report | None) -> Report:
