@@ -87,7 +87,7 @@ def quick_grouped(
     ev_c.out_shape, ev_c.out_dtype = ev.out_shape, ev.out_dtype  # f(x) is known: its shape is not asked again
     try:
         est = first_pass(ev_c, t0, f0, "complex", rules.steps_for("complex", t0), np.zeros_like(f0))
-    except NotComplexSafe:
+    except (NotComplexSafe, NonFiniteValue):  # the engine decides what to make of it
         return None
     N, B, A = est.value, est.bound, claim.T  # (G, m)
     if N.shape != A.shape or not np.all(np.isfinite(N)):
