@@ -20,13 +20,14 @@ the derivative, passed it, where the engine's measured noise sees it):
   f's noise (:data:`NOISE_ULPS` ulps of the size of f's terms) instead of a
   measured noise walk.
 
-Nothing here decides a failure: when a product fails, f refuses complex
-input, the vetting disagrees (a non-analytic f, or noise above the model:
-an underestimated noise only refuses), or the resolution is too coarse, the
-caller runs the ordinary engine, which measures the noise, vets complex-step
-its own way, judges and localises.  So this path can only say "passed", and
-only when complex-step (accurate to ~1e-15) agreed with the claim and with
-real finite differences.
+The products are judged entry by entry as the dense check judges ``J``
+(:func:`_dense_scales`), and a verdict is given only once complex-step is
+vetted: when f refuses complex input, the vetting disagrees (a non-analytic
+f, or noise above the model: an underestimated noise only refuses), or a
+passing check's resolution is too coarse, the caller runs the ordinary
+engine, which measures the noise, vets complex-step its own way, judges and
+localises.  A vetted failure is localised by :func:`quick_products`, one
+complex call per product, with the same tolerances.
 """
 
 from __future__ import annotations
@@ -38,11 +39,11 @@ import numpy as np
 
 from .. import steps as rules
 from ..errors import NonFiniteValue, NotComplexSafe
-from .estimators import first_pass
+from .estimators import complex_truncation, first_pass
 from .evaluate import Evaluator
 from .matrices import _flat_point
 
-__all__ = ["NOISE_ULPS", "Quick", "quick_grouped"]
+__all__ = ["NOISE_ULPS", "Quick", "quick_grouped", "quick_products"]
 
 #: The noise model of the vetting: f's rounding at x is taken as this many
 #: ulps of the size of its terms (the larger of |f(x)| and the sum of |J d_g|
@@ -57,8 +58,9 @@ NOISE_ULPS = 8.0
 
 
 class Quick(NamedTuple):
-    """A quick check that passed: the estimates, their tolerances, and what it could see."""
+    """A quick check whose complex-step products were vetted: the estimates, their tolerances, what it could see."""
 
+    ok: bool  # every product within its tolerance (and the resolution fine)
     numerical: np.ndarray  # (m, G): the complex-step group products
     analytic: np.ndarray  # (m, G): the claimed ones
     allowed: np.ndarray  # (m, G): safety * bound + floor
@@ -67,6 +69,8 @@ class Quick(NamedTuple):
     resolution: float
     h: float
     vetting: str
+    row_max: np.ndarray  # (m,): each row's largest |J| estimated, the dense check's scale
+    natural: np.ndarray  # (m,): |f(x)| / max(1, rms |x|)
 
 
 def quick_grouped(
@@ -77,8 +81,21 @@ def quick_grouped(
     vectorized: bool,
     safety: float | None,
     rng: np.random.Generator,
+    column_weights: np.ndarray,
+    x_rms: float,
 ) -> Quick | None:
-    """The quick check of the products ``claim`` (m, G) of ``along(t)`` at ``t = 0``; None to run the engine."""
+    """The quick check of the products ``claim`` (m, G) of ``along(t)`` at ``t = 0``; None to run the engine.
+
+    ``column_weights`` (m, G) is the weight, in group g's direction, of the
+    pattern's column of row i in that group (the group's smallest weight
+    where row i has none); ``x_rms`` the rms of x, which with ``|f(x)|``
+    gives the dense check's scale of f's terms.  Together they put the
+    verdict's bound and floor where the dense check of ``J`` puts them, in
+    the products' units (:func:`_dense_scales`).  A product that fails is
+    trusted only once complex-step is vetted too (``Quick.ok`` False: the
+    caller localises it with :func:`quick_products`); None when complex-step
+    is refused or not vetted, or a passing check's resolution is too coarse.
+    """
     m, G = claim.shape
     spec, t0 = _flat_point(np.zeros(G, dtype=dtype))
     ev = Evaluator(along, spec, t0, vectorized=vectorized, scalar=False, name="f")
@@ -89,20 +106,21 @@ def quick_grouped(
         est = first_pass(ev_c, t0, f0, "complex", rules.steps_for("complex", t0), np.zeros_like(f0))
     except (NotComplexSafe, NonFiniteValue):  # the engine decides what to make of it
         return None
-    N, B, A = est.value, est.bound, claim.T  # (G, m)
+    N, A = est.value, claim.T  # (G, m)
     if N.shape != A.shape or not np.all(np.isfinite(N)):
         return None
     tolerance = rules.Tolerance.of(dtype, safety)
     f_abs = np.abs(f0.astype(np.float64))
-    floor_scale = np.maximum(np.max(np.abs(N), axis=0), f_abs)[None, :]  # the engine's: the leaf's max |N|, or |f|
+    natural = f_abs / max(1.0, x_rms)
+    row_max = _row_max(N, column_weights)
+    floor_scale, B = _dense_scales(N, column_weights, row_max, natural, dtype)
     verdict = tolerance.verdict(A, N, B, floor_scale)
     if not np.all(verdict.within):
-        return None
-    size = np.max(np.maximum(np.abs(A), np.abs(N)), axis=0)
-    fallback = max(float(np.max(size)) if size.size else 0.0, float(np.max(f_abs)) if f_abs.size else 0.0, 1.0)
-    res_scale = np.where(size > 0, size, fallback)[None, :]
-    resolution = float(np.max(tolerance.resolution(verdict.allowed, res_scale))) if verdict.allowed.size else 0.0
-    if not resolution <= rules.RESOLUTION_LIMIT:
+        B = _with_truncation(ev_c, t0, N, B, est.step, ~np.all(verdict.within, axis=1))
+        verdict = tolerance.verdict(A, N, B, floor_scale)
+    ok = bool(np.all(verdict.within))
+    resolution = _resolution(A, N, verdict.allowed, natural, tolerance)
+    if ok and not resolution <= rules.RESOLUTION_LIMIT:
         return None
     terms = np.maximum(f_abs, np.sum(np.abs(N), axis=0))
     vetted = _vet(ev, t0, N, B, tolerance, rules.eps(dtype) * NOISE_ULPS * terms, rng)
@@ -110,7 +128,105 @@ def quick_grouped(
         return None
     floor = float(np.max(tolerance.floor(floor_scale), initial=0.0))
     step = float(np.median(np.abs(est.step)))
-    return Quick(N.T, claim, verdict.allowed.T, verdict.err.T, floor, resolution, step, vetted)
+    return Quick(
+        ok, N.T, claim, verdict.allowed.T, verdict.err.T, floor, resolution, step, vetted, row_max, natural
+    )  # fmt: skip
+
+
+def quick_products(
+    along: Callable[[Any], Any],
+    claim: np.ndarray,
+    dtype: np.dtype,
+    *,
+    vectorized: bool,
+    safety: float | None,
+    column_weights: np.ndarray,
+    first: Quick,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Complex-step products of some columns (m, k), judged as :func:`quick_grouped` judged all of them.
+
+    For the localisation of a failing quick check (complex-step already
+    vetted): one complex call per product, no base value; the scales are the
+    whole rows' (``first``), so an entry is held to the same tolerance
+    whatever columns share its probe.  Returns (claimed, estimated, allowed).
+    """
+    m, k = claim.shape
+    spec, t0 = _flat_point(np.zeros(k, dtype=dtype))
+    ev_c = Evaluator(along, spec, t0, complex_step=True, vectorized=vectorized, scalar=False, name="f")
+    ev_c.out_shape, ev_c.out_dtype = first.natural.shape, np.dtype(np.float64)
+    est = first_pass(ev_c, t0, np.zeros(m), "complex", rules.steps_for("complex", t0), np.zeros(m))
+    floor_scale, B = _dense_scales(est.value, column_weights, first.row_max, first.natural, dtype)
+    tolerance = rules.Tolerance.of(dtype, safety)
+    verdict = tolerance.verdict(claim.T, est.value, B, floor_scale)
+    if not np.all(verdict.within):
+        B = _with_truncation(ev_c, t0, est.value, B, est.step, ~np.all(verdict.within, axis=1))
+        verdict = tolerance.verdict(claim.T, est.value, B, floor_scale)
+    return claim, np.asarray(est.value.T), np.asarray(verdict.allowed.T)
+
+
+def _with_truncation(
+    ev_c: Evaluator, t0: np.ndarray, N: np.ndarray, B: np.ndarray, step: np.ndarray, failing: np.ndarray
+) -> np.ndarray:
+    """``B`` with complex-step's truncation added for the ``failing`` products (one complex call each).
+
+    Complex-step's ``h**2 f''' / 6`` is far below rounding unless a product
+    is (nearly) zero, as for ``x**3`` at 0, where it is all there is; as the
+    dense check does, it is measured (a second step) only where a product fails.
+    """
+    idx = np.flatnonzero(failing)
+    out = B.copy()
+    out[idx] += complex_truncation(ev_c, t0, idx, step[idx], N[idx])
+    return np.asarray(out)
+
+
+def _resolution(A: np.ndarray, N: np.ndarray, allowed: np.ndarray, natural: np.ndarray, tolerance: Any) -> float:
+    """The smallest relative error the products could show, per row against its own scale (as the engine's).
+
+    A row the claim or the estimate calls exactly zero, and that is zero
+    within its tolerance on the other side too (``x**3`` at 0), is measured
+    against the whole Jacobian's scale, or 1 where that is within tolerance.
+    """
+    if not allowed.size:
+        return 0.0
+    size = np.max(np.maximum(np.abs(A), np.abs(N)), axis=0)
+    exact_zero = (np.max(np.abs(A), axis=0) == 0) | (np.max(np.abs(N), axis=0) == 0)
+    zero = (size == 0) | (exact_zero & (size <= np.max(allowed, axis=0)))
+    overall = max(float(np.max(size)), float(np.max(natural, initial=0.0)))
+    fallback = overall if overall > float(np.max(allowed)) else max(overall, 1.0)
+    scale = np.where(zero, fallback, size)[None, :]
+    return float(np.max(tolerance.resolution(allowed, scale)))
+
+
+def _row_max(N: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each row's largest |J| (m,), from the products (G, m) over their entries' weights (m, G)."""
+    return np.asarray(np.max(np.abs(N) / weights.T, axis=0))
+
+
+def _dense_scales(
+    N: np.ndarray, weights: np.ndarray, row_max: np.ndarray, natural: np.ndarray, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
+    """The floor's scale and the bound of each product (G, m): the dense check's, for the entry of J it weighs.
+
+    The dense check of ``J`` bounds the complex-step estimate of entry
+    ``(i, k)`` by ``COMPLEX_RELATIVE * EPS * (|J_ik| + max_k' |J_ik'|)`` and
+    floors it at ``FLOOR_FACTOR * EPS * max(max_k' |J_ik'|, natural[i])``.  A
+    product carries its entry ``J_ik`` times the weight ``w_k`` (about
+    ``max(1, |x_k|)``), and with it that entry's evaluation error, so both are
+    ``w_k`` times the dense ones; row i's entries are estimated as the
+    products over their weights.  When the pattern is right, row i of
+    ``f(x + i h d_g)`` is exactly ``f_i(x + i h w_k e_k)``: the dense check's
+    evaluation of that entry, so its error is the dense one, times ``w_k``.
+    (The engine, judging the products at their own scale, takes ``max_g`` of
+    the products and ``|f(x)|`` instead: several times tighter where the
+    entry's weight is large and the row's largest product's small, where
+    numpy's complex tanh of a large argument, losing ``EPS / sech**2`` in its
+    imaginary part, failed a right Jacobian; several times looser the other
+    way round, where a 1e-6 error of a small entry beside a large diagonal
+    passed.)
+    """
+    W = weights.T  # (G, m)
+    dense_bound = rules.COMPLEX_RELATIVE * rules.eps(dtype) * (np.abs(N) + W * row_max[None, :])
+    return np.asarray(W * np.maximum(row_max, natural)[None, :]), np.asarray(dense_bound)
 
 
 def _vet(
@@ -143,7 +259,10 @@ def _vet(
             return None
         taken = (plus.astype(np.float64) - minus.astype(np.float64)) / (2 * t)
         rho.append((fp.astype(np.float64) - fm.astype(np.float64)) / (2 * t) - N.T @ taken)
-        rounding.append(rules.ROUNDING_FACTOR["central"] * sigma / t)
+        # the model's noise at the points themselves too: where f(x) and its products are 0 (x**3 at 0) the
+        # moved values are not, and their rounding is what the differences carry
+        moved = NOISE_ULPS * rules.eps(t0.dtype) * np.maximum(np.abs(fp), np.abs(fm))
+        rounding.append(rules.ROUNDING_FACTOR["central"] * np.maximum(sigma, moved) / t)
         t /= rules.LADDER_RATIO
     value = (gain * rho[1] - rho[0]) / (gain - 1)
     bound = (gain * rounding[1] + rounding[0]) / (gain - 1) + B.T @ np.abs(w)
