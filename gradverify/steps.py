@@ -56,6 +56,9 @@ __all__ = [
     "REPRESENTABLE_ULPS",
     "RESOLUTION_LIMIT",
     "SHARED_RATIO",
+    "SENSITIVITY_CAP",
+    "SENSITIVITY_FACTOR",
+    "SENSITIVITY_ULPS",
     "UNRESOLVED_FRACTION",
     "Tolerance",
     "Verdict",
@@ -160,6 +163,20 @@ UNRESOLVED_FRACTION = 1.0
 #: a check inconclusive, and complex-step is not vetted on it (finite
 #: differences that uncertain agree with anything).
 NOISY_ULPS = 1e3
+
+#: The analytic derivative's own conditioning.  Where an entry fails by a hair
+#: (its error below SENSITIVITY_CAP of its leaf's scale), the derivative is
+#: evaluated once more at x moved by SENSITIVITY_ULPS ulps per entry (random
+#: signs): how much it changes is how much the rounding of f's intermediate
+#: values moves it (sin(M x) at |M x| ~ 50: cos of an argument known to 50 eps
+#: moves J by 1e-14, three times the floor at J's scale - a correct Jacobian
+#: failed on it).  Both sides carry such an error, so the bound grows by
+#: SENSITIVITY_FACTOR times the change; never by more than SENSITIVITY_CAP of
+#: the leaf's scale, so a bug of 1e-6 (or a kink crossed by the move) is never
+#: hidden by it.
+SENSITIVITY_ULPS = 2.0
+SENSITIVITY_FACTOR = 2.0
+SENSITIVITY_CAP = 1e-9
 
 #: A check is *inconclusive* when, in some parameter (leaf), the smallest
 #: error it could have detected is above this fraction of that leaf's

@@ -676,3 +676,29 @@ def test_a_float32_check_of_an_f_that_computes_in_float64_uses_complex128():
         assert wrong.outcome == "failed", str(wrong)
     same = gv.check_grad(problem.f, problem.grad, x32, seed=0, reference="same")
     assert same.ok and same.reference is None and same.resolution > right.resolution
+
+
+def test_a_jacobian_conditioned_by_large_intermediate_values_passes_and_bugs_still_fail():
+    # sin(M x) at |M x| ~ 30 from terms ~50: cos of an argument known to ~50 eps moves a Jacobian
+    # entry by ~4e-14, three times the floor at its row's scale; complex-step and the analytic
+    # side round it differently (found by the issue-15 helper).  The derivative's own change
+    # under a 2-ulp move of x is now in the bound, capped far below any bug
+    rng = np.random.default_rng(1)
+    n = 40
+    M = (rng.random((n, n)) < 0.08) * rng.uniform(-3, 3, (n, n)) + np.diag(rng.uniform(1, 2, n))
+    x = rng.uniform(-2, 2, n) * 10
+
+    def f(x):
+        return np.sin(M @ x) * np.exp(-0.1 * x) + x**2
+
+    def jac(x):
+        s, c, e = np.sin(M @ x), np.cos(M @ x), np.exp(-0.1 * x)
+        return (c * e)[:, None] * M + np.diag(-0.1 * s * e + 2 * x)
+
+    right = gv.check_jacobian(f, jac, x, seed=0)
+    assert right.ok, str(right)
+    bump = np.zeros((n, n))
+    bump[17, 24] = 1e-9 * abs(jac(x)[17, 24])
+    wrong = gv.check_jacobian(f, lambda x: jac(x) + bump, x, seed=0)
+    assert wrong.outcome == "failed" and wrong.rows[0].name == "x[24] of out[17]", str(wrong)
+    assert "1 x the numerical" not in str(wrong.diagnosis)

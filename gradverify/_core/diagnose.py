@@ -76,7 +76,8 @@ def _explain_leaf(
     if _fits(A, -N, tol):
         return "sign", "has the wrong sign (a flipped sign: descent vs ascent, loss vs reward?)"
     coef = _lstsq([N], A)
-    if coef is not None and _fits(A, coef[0] * N, tol):
+    # a factor of 1 (to 1e-6) explains nothing: errors at the floor fit it trivially
+    if coef is not None and abs(float(coef[0]) - 1.0) > 1e-6 and _fits(A, coef[0] * N, tol):
         name = name_factor(float(coef[0]))
         return "scale", f"is {name} x the numerical one: {_factor_hint(name)}"
     X = np.broadcast_to(x[:, None], N.shape)
@@ -89,7 +90,7 @@ def _explain_leaf(
         )
     if A.size >= MIN_FIT_SIZE:
         coef = _lstsq([N, X], A)
-        if coef is not None and _fits(A, coef[0] * N + coef[1] * X, tol):
+        if coef is not None and abs(float(coef[0]) - 1.0) > 1e-6 and _fits(A, coef[0] * N + coef[1] * X, tol):
             c, d = float(coef[0]), float(coef[1])
             # A = c N + d x: the data part scaled by c and the x-proportional
             # part (regularisation) left at r with r(c - 1) = -d... only c is named.

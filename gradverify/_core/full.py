@@ -44,8 +44,22 @@ class _Estimates:
 
 
 def _judge(p: Problem, found: _Estimates) -> Verdict:
-    """The rule on every entry: the floor at its leaf's scale."""
-    return p.tolerance.verdict(p.A, found.N, found.B, p.floor_scale(found.N))
+    """The rule on every entry: the floor at its leaf's scale (and the derivative's conditioning, once measured)."""
+    B = found.B
+    if p.sensitivity is not None and p.sensitivity.value is not None:
+        B = B + rules.SENSITIVITY_FACTOR * p.sensitivity.value
+    return p.tolerance.verdict(p.A, found.N, B, p.floor_scale(found.N))
+
+
+def _by_a_hair(p: Problem, verdict: Verdict, found: _Estimates) -> bool:
+    """Whether a failing entry's error is within SENSITIVITY_CAP of its leaf's scale (and not yet re-judged)."""
+    if p.sensitivity is None or p.sensitivity.value is not None:
+        return False
+    fail = _failing(verdict)
+    if not fail.any():
+        return False
+    hair = verdict.err[fail] <= rules.SENSITIVITY_CAP * p.floor_scale(found.N)[fail]
+    return bool(np.all(hair | (verdict.err[fail] <= verdict.allowed[fail])))
 
 
 def _failing(verdict: Verdict) -> np.ndarray:
@@ -83,6 +97,14 @@ def full_check(p: Problem) -> Report:
     if p.method == "complex" and _failing(verdict).any():
         _cross_check_complex(p, verdict, found)
         verdict = _judge(p, found)
+    if _by_a_hair(p, verdict, found):
+        assert p.sensitivity is not None
+        p.sensitivity.measure()
+        verdict = _judge(p, found)
+        p.notes.append(
+            "an entry failed by a hair, so the analytic derivative was evaluated once more at x moved by "
+            f"{rules.SENSITIVITY_ULPS:g} ulps: its change (the conditioning of f's intermediate values) is in the bound"
+        )
     non_finite = ~np.all(np.isfinite(found.N), axis=1)
     fail = _failing(verdict) & ~kink_ok & ~non_finite
     # Where f did not change at all over the step (every entry, or a failing

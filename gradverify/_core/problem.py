@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
+from .. import steps as rules
 from ..steps import Tolerance
 from .estimators import NOISE_WALKS, measure_noise
 from .evaluate import Evaluator
 from .params import ParamSpec
 
-__all__ = ["Noise", "Problem"]
+__all__ = ["Noise", "Problem", "Sensitivity"]
 
 
 class Noise:
@@ -57,6 +58,31 @@ class Noise:
     def measured(self) -> np.ndarray | None:
         """The noise if it was measured, else None (complex-step never needs it)."""
         return self._value if self._value is not None else self._quick
+
+
+class Sensitivity:
+    """How much the analytic derivative moves when x moves by a few ulps: measured on demand, kept.
+
+    One more call of the user's derivative, made only when an entry fails by
+    a hair (:data:`~gradverify.steps.SENSITIVITY_CAP`); :attr:`value` is the
+    change per entry, capped at that fraction of its leaf's scale, or None
+    before it is measured.
+    """
+
+    def __init__(self, analytic_at: Any, x: np.ndarray, A: np.ndarray, scale: np.ndarray, seed: int) -> None:
+        self._args = (analytic_at, x, A, scale, seed)
+        self.value: np.ndarray | None = None
+
+    def measure(self) -> np.ndarray:
+        if self.value is None:
+            analytic_at, x, A, scale, seed = self._args
+            signs = np.random.default_rng([seed, 3]).choice(np.array([-1.0, 1.0]), size=x.size)
+            eps = float(np.finfo(x.dtype).eps)
+            moved = (x.astype(np.float64) * (1.0 + rules.SENSITIVITY_ULPS * eps * signs)).astype(x.dtype)
+            change = np.abs(np.asarray(analytic_at(moved), dtype=np.float64) - A)
+            change = np.where(np.isfinite(change), change, 0.0)
+            self.value = np.minimum(change, rules.SENSITIVITY_CAP * scale)
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -103,6 +129,10 @@ class Problem:
     dtype : str or None
         The dtype the check is about (the caller's x), when the numerical
         side works in another one (a float64 reference for float32 x).
+    sensitivity : Sensitivity or None
+        The analytic derivative's change under a move of x by a few ulps,
+        measured when an entry fails by a hair (None: not available, as for
+        a float64 reference of a float32 derivative).
     out_groups : tuple of (start, stop), optional
         Outputs that are parts of one derivative, whose entries share a scale
         (the rows of a Hessian: the outputs of a gradient, grouped by the
@@ -128,6 +158,7 @@ class Problem:
     extra_calls: int = 0
     dtype: str | None = None
     out_groups: tuple[tuple[int, int], ...] | None = None
+    sensitivity: Sensitivity | None = None
 
     @property
     def dtype_name(self) -> str:

@@ -155,14 +155,24 @@ def sparse_route(
 
     It applies when ``sparsity`` is given or ``jac(x)`` is a scipy.sparse
     matrix; in the second case ``jac`` was called once here and the returned
-    ``jac`` hands back that value instead of calling it again.
+    ``jac`` hands back that value on its first call instead of calling jac again.
     """
     if sparsity is None and isinstance(x, (dict, tuple, list)):
         return None, jac
     spec, flat = _flat_point(x)
     value = _call_derivative(jac, spec, flat, (), "jac")
     if sparsity is None and not _issparse(value):
-        return None, lambda p: value
+        unused = [True]
+
+        def first_from_cache(p: Any) -> Any:
+            # the check's first call is at x, whose value is known; any later one (at a moved
+            # point: the derivative's conditioning) calls jac
+            if unused[0]:
+                unused[0] = False
+                return value
+            return jac(p)
+
+        return None, first_from_cache
     if spec.kind != "array":
         raise InvalidArgument("sparsity= applies to one array x; flatten dict/tuple/list parameters into one array")
     return check_sparse_jacobian(f, value, flat, np.shape(x), sparsity, **options), jac
