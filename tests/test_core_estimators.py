@@ -114,7 +114,11 @@ def test_step_rule_follows_scipy_convention():
     assert steps.base_step("forward") == pytest.approx(eps**0.5)
     x = np.array([0.0, 10.0, -1e3])
     np.testing.assert_allclose(steps.steps_for("central", x), eps ** (1 / 3) * np.array([1.0, 10.0, 1e3]))
-    assert steps.base_step("central", np.float32) == pytest.approx(np.finfo(np.float32).eps ** (1 / 3))
+    # float32 takes the rule's step one ladder rung up (see steps.STEP_MULTIPLIER); complex-step keeps its own
+    eps32 = np.finfo(np.float32).eps
+    assert steps.base_step("central", np.float32) == pytest.approx(4 * eps32 ** (1 / 3))
+    assert steps.base_step("forward", np.float32) == pytest.approx(4 * eps32**0.5)
+    assert steps.base_step("complex", np.float32) == pytest.approx(eps32**1.5)
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, np.nan, np.inf])
