@@ -163,6 +163,7 @@ def _run(
     wrap_output: Callable[[Any], Any] | None = None,
     extra_calls: int = 0,
     reference: str = "auto",
+    out_groups: tuple[tuple[int, int], ...] | None = None,
 ) -> Report:
     """Validate the options, evaluate ``f`` at ``x``, choose the method and the mode, and check."""
     _validate_options(method, mode, safety, budget, directions)
@@ -207,6 +208,7 @@ def _run(
         notes=notes,
         extra_calls=extra_calls,
         dtype=str(x.dtype),
+        out_groups=out_groups,
     )
     if chosen_mode == "directional":
         from .directional import directional_check
@@ -605,6 +607,61 @@ def check_jacobian(
         seed=seed,
         name="f",
         reference=reference,
+    )
+
+
+def check_jacobian_of_gradient(
+    grad: Callable[[Any], Any],
+    jac: Callable[[Any], Any],
+    x: Any,
+    groups: tuple[tuple[int, int], ...],
+    *,
+    method: str,
+    h: Any,
+    safety: float | None,
+    seed: int | None,
+) -> Report:
+    """:func:`check_jacobian` of a gradient (a Hessian), its outputs grouped as parameters.
+
+    The outputs in one of ``groups`` (start, stop) are parts of one derivative
+    and share the floor's scale (:attr:`Problem.out_groups`).  Full mode, in
+    x's dtype (the second-order checks cast to it: a float64 reference would
+    see only that rounding).
+    """
+    spec, flat, h, seed = _validate_call(
+        {"grad": (grad, "parameters -> gradient"), "jac": (jac, "parameters -> Jacobian of the gradient")},
+        x,
+        None,
+        method=method,
+        mode="full",
+        h=h,
+        safety=safety,
+        budget=None,
+        directions=None,
+        vectorized=False,
+        seed=seed,
+    )
+
+    def analytic(out_shape: tuple[int, ...], point: np.ndarray = flat) -> np.ndarray:
+        return _analytic_matrix(_call_derivative(jac, spec, point, (), "jac"), spec, out_shape, "jac(x)")
+
+    return _run(
+        "jacobian",
+        grad,
+        spec,
+        flat,
+        analytic,
+        method=method,
+        h=h,
+        safety=safety,
+        mode="full",
+        directions=None,
+        budget=None,
+        vectorized=False,
+        seed=seed,
+        name="f",
+        reference="same",
+        out_groups=groups,
     )
 
 

@@ -395,7 +395,7 @@ def _explain(
                 tags = set()
                 break
             tags.add(pattern)
-            row = f"output {list(np.unravel_index(j, p.out_shape))}: " if p.out_shape else ""
+            row = f"output {[int(k) for k in np.unravel_index(j, p.out_shape)]}: " if p.out_shape else ""
             words.append(row + said)
         if len(tags) == 1:
             return tags.pop(), "; ".join(words) + " (along every direction checked)"
@@ -433,7 +433,7 @@ def _report(
     for k in order[:REPORT_ROWS]:
         i = int(idx[k])
         j = int(np.argmax(err[k] / confirmed.allowed[k]))
-        name = p.spec.describe(i) + (f" of out{list(np.unravel_index(j, p.out_shape))}" if p.out_shape else "")
+        name = p.spec.describe(i) + (f" of out{[int(k) for k in np.unravel_index(j, p.out_shape)]}" if p.out_shape else "")
         note = "kink" if p.spec.describe(i) in kink_names else ("wrong" if confirmed.wrong[k] else "")
         rows.append(
             Row(name, float(A[i, j]), float(confirmed.N[k, j]), float(err[k, j]), float(confirmed.allowed[k, j]), note)

@@ -515,7 +515,7 @@ class Evaluator:
         flat = arr.reshape(-1).astype(np.complex128 if self.complex_step else np.float64)
         if not self._lenient and not np.all(np.isfinite(flat)):
             bad = int(np.flatnonzero(~np.isfinite(flat))[0])
-            where = "" if arr.ndim == 0 else f" (output entry {np.unravel_index(bad, arr.shape)})"
+            where = "" if arr.ndim == 0 else f" (output entry {tuple(int(k) for k in np.unravel_index(bad, arr.shape))})"
             raise NonFiniteValue(
                 f"{self.name} returned {flat[bad]}{where} at {at()}; a derivative cannot be checked through NaN or inf"
             )

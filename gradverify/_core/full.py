@@ -388,5 +388,5 @@ def _explain(
 def _entry_name(p: Problem, i: int, j: int) -> str:
     base = p.spec.describe(i)
     if p.out_shape:
-        return f"{base} of out{list(np.unravel_index(j, p.out_shape))}"
+        return f"{base} of out{[int(k) for k in np.unravel_index(j, p.out_shape)]}"
     return base

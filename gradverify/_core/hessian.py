@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidArgument, NonFiniteValue, ShapeMismatch
-from .check import check_jacobian
+from .check import check_jacobian_of_gradient
 from .full import REPORT_ROWS
 from .matrices import _analytic_matrix, _call_derivative, _flat_point
 from .params import ParamSpec
@@ -200,10 +200,10 @@ def check_hessian(
     jac_value = _jac_structure(H, spec)
 
     def run(g: Callable[[Any], np.ndarray]) -> Report:
-        return check_jacobian(
-            g, lambda p: jac_value, spec.unflatten(flat), method=outer_method(method, grad), h=h, safety=safety,
-            seed=seed, mode="full", reference="same",
-        )  # fmt: skip  (the gradient works in x's dtype: a float64 reference would see only its rounding)
+        return check_jacobian_of_gradient(
+            g, lambda p: jac_value, spec.unflatten(flat), spec.groups, method=outer_method(method, grad), h=h,
+            safety=safety, seed=seed,
+        )  # fmt: skip
 
     report, what, repeated, unsure = checked_with_gradient(f, grad, spec, flat, f_calls if grad is None else [0], run)
     A, N, T = (_as_matrix(getattr(report, k), spec, n) for k in ("analytic", "numerical", "tolerance"))

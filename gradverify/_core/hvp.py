@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidArgument
-from .check import check_jacobian
+from .check import check_jacobian_of_gradient
 from .diagnose import _factor_hint, name_factor
 from .full import REPORT_ROWS
 from .matrices import _analytic_matrix, _call_derivative, _flat_point
@@ -172,10 +172,10 @@ def check_hvp(
         def along(t: np.ndarray) -> np.ndarray:
             return g(spec.unflatten((xs + D @ np.asarray(t, dtype=np.float64)).astype(flat.dtype)))
 
-        return check_jacobian(
-            along, lambda t: J, np.zeros(len(vs), dtype=flat.dtype), method=outer_method(method, grad), h=h,
-            safety=safety, seed=seed, mode="full", reference="same",
-        )  # fmt: skip  (along casts to x's dtype: a float64 reference would see only that rounding)
+        return check_jacobian_of_gradient(
+            along, lambda t: J, np.zeros(len(vs), dtype=flat.dtype), spec.groups, method=outer_method(method, grad),
+            h=h, safety=safety, seed=seed,
+        )  # fmt: skip
 
     report, what, repeated, unsure = checked_with_gradient(f, grad, spec, flat, f_calls if grad is None else [0], run)
     A, N, T = (

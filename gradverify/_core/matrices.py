@@ -46,7 +46,7 @@ def _analytic_matrix(value: Any, spec: ParamSpec, out_shape: tuple[Any, ...], ar
         A[start:stop] = leaf.reshape(m, -1).T
     if not np.all(np.isfinite(A)):
         i, j = np.argwhere(~np.isfinite(A))[0]
-        out = f", output {np.unravel_index(j, out_shape)}" if out_shape else ""
+        out = f", output {tuple(int(k) for k in np.unravel_index(j, out_shape))}" if out_shape else ""
         raise NonFiniteValue(
             f"{argname} returned {A[i, j]} at entry {spec.describe(int(i))}{out}; the analytic derivative must be finite"
         )

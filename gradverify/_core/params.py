@@ -166,6 +166,11 @@ class ParamSpec:
     def size(self) -> int:
         return int(sum(self.sizes))
 
+    @cached_property
+    def groups(self) -> tuple[tuple[int, int], ...]:
+        """Each leaf's (start, stop) in the flat vector."""
+        return tuple((int(a), int(b)) for a, b in zip(self.offsets[:-1], self.offsets[1:]))
+
     # -- moving between flat and structured --------------------------------------
     def flatten(self, x: Any, *, dtype: Any = None, argname: str = "x") -> np.ndarray:
         """Copy the leaves of ``x`` into one new flat vector of ``dtype``."""

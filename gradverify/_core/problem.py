@@ -103,6 +103,10 @@ class Problem:
     dtype : str or None
         The dtype the check is about (the caller's x), when the numerical
         side works in another one (a float64 reference for float32 x).
+    out_groups : tuple of (start, stop), optional
+        Outputs that are parts of one derivative, whose entries share a scale
+        (the rows of a Hessian: the outputs of a gradient, grouped by the
+        parameter they belong to).  By default every output is its own.
     """
 
     kind: str
@@ -123,6 +127,7 @@ class Problem:
     notes: list[str] = field(default_factory=list)
     extra_calls: int = 0
     dtype: str | None = None
+    out_groups: tuple[tuple[int, int], ...] | None = None
 
     @property
     def dtype_name(self) -> str:
@@ -148,10 +153,26 @@ class Problem:
         complex-step) is accurate only to EPS times the terms.
         """
         x_rms = float(np.sqrt(np.mean(self.x.astype(np.float64) ** 2))) if self.x.size else 0.0
-        return np.abs(self.f0.astype(np.float64))[None, :] / max(1.0, x_rms)
+        return self._grouped(np.abs(self.f0.astype(np.float64))[None, :] / max(1.0, x_rms))
+
+    def _grouped(self, M: np.ndarray) -> np.ndarray:
+        """Each column of ``M`` replaced by the largest of its output group's columns."""
+        if not self.out_groups:
+            return M
+        out = M.copy()
+        for lo, hi in self.out_groups:
+            if hi > lo:
+                out[:, lo:hi] = np.max(M[:, lo:hi], axis=1, keepdims=True)
+        return np.asarray(out)
 
     def leaf_max(self, M: np.ndarray) -> np.ndarray:
-        """Each entry of ``M`` (n, m) replaced by the largest finite |value| of its leaf, per column."""
+        """Each entry of ``M`` (n, m) replaced by the largest finite |value| of its leaf, per column.
+
+        Columns of one output group (:attr:`out_groups`) share their largest:
+        a Hessian entry is computed from terms of the size of its block's
+        largest entry, not of its own row's (at a minimum, the gradient and a
+        diagonal entry both cancel to nearly nothing from terms 100x larger).
+        """
         out = np.zeros(M.shape)
         absM = np.where(np.isfinite(M), np.abs(M), 0.0)
         offsets = self.spec.offsets
@@ -159,7 +180,7 @@ class Problem:
             lo, hi = int(offsets[leaf]), int(offsets[leaf + 1])
             if hi > lo:
                 out[lo:hi] = np.max(absM[lo:hi], axis=0, keepdims=True)
-        return out
+        return self._grouped(out)
 
     def floor_scale(self, N: np.ndarray) -> np.ndarray:
         """The floor's scale per entry: its leaf's largest |N|, or |f| / max(1, |x|) when larger."""
