@@ -151,9 +151,10 @@ FLOOR_FACTOR = 16.0
 #: |estimate|).  The imaginary part is computed without cancellation of the
 #: step, so it is as accurate as any other value f computes: a few ulps of the
 #: terms it is summed from, and those are at the scale of the largest entry
-#: (benchmarks/bound_coverage.py: worst complex-step error / bound 0.12 in
-#: float64, 0.14 in float32).
-COMPLEX_RELATIVE = 8.0
+#: (benchmarks/bound_coverage.py: worst complex-step error / bound 0.10 in
+#: float64, 0.11 in float32 at 8, so 8 was 10x above the worst error; 4
+#: leaves a margin of about 5 before SAFETY).
+COMPLEX_RELATIVE = 4.0
 
 #: Error of a finite-difference derivative along a direction ``u`` from the
 #: rounding of the rungs' points: ``fl(x + t u)`` differs from ``x + t u`` by
