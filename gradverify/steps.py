@@ -53,6 +53,7 @@ __all__ = [
     "DIRECTION_ROUNDING",
     "KINK_SUSPECT",
     "MAX_EXTENSIONS",
+    "NOISY_ULPS",
     "QUANTUM_PROBE",
     "QUANTUM_SLOPE",
     "NEAR_ZERO",
@@ -185,6 +186,14 @@ NEAR_ZERO = 1e-6
 #: disagreement both exceed this fraction of the derivative's scale, was not
 #: resolved by the estimator (a singularity, or a jump inside the step).
 UNRESOLVED_FRACTION = 1.0
+
+#: f counts as noisy (or quantised, or jumping near x) when its measured noise
+#: is this many ulps of |f(x)| in x's dtype: rounding alone gives 1 to ~30 ulps
+#: on the zoo; a float32 computation under float64 x is ~5e8, a float16 one
+#: ~4e12, a jump of sign(x) crossed by the noise walk ~1e16.  Such an f makes
+#: a check inconclusive, and complex-step is not vetted on it (finite
+#: differences that uncertain agree with anything).
+NOISY_ULPS = 1e3
 
 #: A check is *inconclusive* when, in some parameter (leaf), the smallest
 #: error it could have detected is above this fraction of that leaf's

@@ -23,6 +23,7 @@ strategy               shrinks towards
 ``learning_rates``     ``min_value`` (so a failure finds its smallest rate)
 ``batch_sizes``        ``min_size``
 ``datasets``           the smallest sizes, ``X = 0``, ``y = 0``
+``tensors``            as ``weights``, as a torch tensor or a JAX array
 =====================  =====================================================
 
 Examples
@@ -765,3 +766,93 @@ def _sparsity_patterns(draw: st.DrawFn, shape: Any, density: Any, min_per_row: A
     for i in range(m):
         P[i, (i + np.arange(min_per_row)) % n] = True
     return P
+
+
+# ---------------------------------------------------------------------------
+# framework tensors: torch tensors and JAX arrays, drawn as weights are
+# ---------------------------------------------------------------------------
+__all__ += ["tensors"]
+
+#: Frameworks :func:`tensors` can draw for.
+FRAMEWORKS = ("torch", "jax")
+
+
+def tensors(
+    framework: str,
+    *,
+    shape: ShapeLike,
+    dtype: Any = None,
+    requires_grad: bool = True,
+    min_magnitude: float | None = None,
+    max_magnitude: float = 10.0,
+    log_uniform: bool = False,
+    kinks: Iterable[float] = (),
+    margin: float | None = None,
+) -> SearchStrategy[Any]:
+    """Torch tensors or JAX arrays, drawn (and shrunk) as :func:`weights` draws arrays.
+
+    The framework is imported only when a value is drawn, so a test module
+    can build the strategy whether or not the framework is installed (and
+    skip its tests when it is not).
+
+    Parameters
+    ----------
+    framework : {"torch", "jax"}
+    shape : int, tuple of int, or strategy
+    dtype : float32 or float64, optional
+        A numpy dtype, its name, or the framework's own (``torch.float32``,
+        ``jnp.float64``).  By default float64 for torch, and for JAX what JAX
+        computes in: float64 when ``jax_enable_x64`` is on, else float32.
+        JAX float64 needs ``jax_enable_x64`` (JAX would otherwise turn it into
+        float32 without a word: an error here instead).
+    requires_grad : bool
+        Torch only: the tensors are leaves that require grad (the inputs of a
+        check); ignored for JAX.
+    min_magnitude, max_magnitude, log_uniform, kinks, margin
+        As for :func:`weights`.
+
+    Examples
+    --------
+    >>> from hypothesis import given, settings
+    >>> from gradverify import strategies as gst
+    >>> @settings(max_examples=5)
+    ... @given(gst.tensors("torch", shape=gst.shapes(max_dims=2)))
+    ... def test_exp(x):  # doctest: +SKIP
+    ...     assert gradverify.torch.check(torch.exp, x, seed=0).ok
+    """
+    return _tensors(framework, shape, dtype, requires_grad, min_magnitude, max_magnitude, log_uniform, kinks, margin)
+
+
+def _framework_dtype(framework: str, dtype: Any) -> np.dtype[Any]:
+    # torch dtypes are not numpy dtypes, but their names are: torch.float32 -> "float32"
+    name = str(dtype)
+    if framework == "torch" and name.startswith("torch."):
+        dtype = name[len("torch.") :]
+    return _check_dtype(dtype)
+
+
+@st.composite
+def _tensors(draw: st.DrawFn, framework: Any, shape: Any, dtype: Any, requires_grad: Any, min_magnitude: Any, max_magnitude: Any, log_uniform: Any, kinks: Any, margin: Any) -> Any:  # fmt: skip
+    if framework not in FRAMEWORKS:
+        raise InvalidArgument(f"framework={framework!r} is not one of {', '.join(map(repr, FRAMEWORKS))}")
+    if not isinstance(requires_grad, (bool, np.bool_)):
+        raise InvalidArgument(f"requires_grad={requires_grad!r} must be True or False")
+    import importlib  # the framework only now: drawing is when it is needed
+
+    try:
+        module = importlib.import_module("torch" if framework == "torch" else "jax")
+    except ImportError as exc:
+        raise InvalidArgument(
+            f"framework={framework!r}: {framework} is not installed (pip install 'gradverify[{framework}]')"
+        ) from exc
+    x64 = framework == "torch" or bool(module.config.read("jax_enable_x64"))
+    dt = _framework_dtype(framework, dtype) if dtype is not None else np.dtype(np.float64 if x64 else np.float32)
+    if not x64 and dt == np.float64:
+        raise InvalidArgument(
+            f"dtype={dtype!r} needs jax_enable_x64 (jax.config.update('jax_enable_x64', True)): "
+            "without it JAX makes float64 arrays float32"
+        )
+    array = draw(_weights(shape, dt, min_magnitude, max_magnitude, log_uniform, kinks, margin))
+    if framework == "torch":
+        return module.from_numpy(array.copy()).requires_grad_(bool(requires_grad))
+    return module.numpy.asarray(array)

@@ -76,6 +76,18 @@ def resolve_method(
     if ev_c is not None:
         A_used = A if A is not None else np.zeros((x.size, len(f0)))
         agree, d_fd, b_fd = _agrees(ev, x, f0, v, d_cs, b_cs, noise, tolerance, A_used)
+        murky = _murky(
+            agree, noise, f0, x.dtype, d_cs, A_used.T @ (v * np.maximum(1.0, np.abs(x.astype(np.float64)))), b_fd
+        )
+        if murky is not None and method == "complex":
+            note = f"complex-step could not be vetted ({murky}); used as asked (method='complex')"
+            return MethodChoice("complex", note, ev_c, tried)
+        if murky is not None:
+            # Finite differences this uncertain agree with anything: no evidence that
+            # complex-step is right here (numpy 1's sign() of a complex number is
+            # analytic, so complex-step sees only the smooth part of a jump).
+            note = f"complex-step not used (it cannot be vetted: {murky}); Richardson-extrapolated central differences instead"
+            return MethodChoice("richardson", note, None, tried)
         if agree:
             cheaper = _cheaper_real(method, ev, made, x, noise, tolerance, A) if full else None
             if cheaper is not None:
@@ -146,6 +158,36 @@ def _cheaper_real(
         f"central differences chosen over complex-step (which f supports): a complex call of f took "
         f"{cplx / real:.3g}x a real one ({cplx * 1e3:.3g} ms against {real * 1e3:.3g} ms), so two real calls per "
         f"entry cost less than one complex call, and they still resolve about {predicted:.1g} of the derivative"
+    )
+
+
+def _murky(
+    agree: bool, noise: Noise, f0: np.ndarray, dtype: np.dtype, d_cs: np.ndarray, d_a: np.ndarray, bound: np.ndarray
+) -> str | None:
+    """Why an agreement of the vetting is no evidence, or None.
+
+    It is none when f is noisy (or jumps, or is quantised) near x, by far more
+    than its rounding, *and* the finite differences are therefore too
+    uncertain to tell anything at the resolution a verdict needs.  Either alone
+    is not enough: at a near-minimum f rounds far above its own tiny value
+    while the differences stay sharp.
+    """
+    if not agree:
+        return None
+    sigma = noise.quick()
+    f_abs = np.abs(f0.astype(np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ulps = np.where(f_abs > 0, sigma / (rules.eps(dtype) * np.where(f_abs > 0, f_abs, 1.0)), 0.0)
+    scale = np.maximum(np.abs(d_cs), np.abs(d_a))
+    wide = bound > rules.RESOLUTION_LIMIT * scale
+    bad = (ulps > rules.NOISY_ULPS) & wide
+    if not bad.any():
+        return None
+    k = int(np.flatnonzero(bad)[0])
+    return (
+        f"f's values near x scatter by {float(sigma[k]):.3g}, {float(ulps[k]):.3g} times the rounding of {dtype}, "
+        f"and the finite differences along a random direction are known only to +- {float(bound[k]):.2g} of "
+        f"{float(d_cs[k]):.6g}: noise, a jump or a quantisation they cannot see past"
     )
 
 

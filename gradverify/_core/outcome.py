@@ -19,12 +19,8 @@ from .. import steps as rules
 from .diagnose import leaf_label
 from .problem import Problem
 
-__all__ = ["Outcome", "decide", "NOISY_ULPS"]
+__all__ = ["Outcome", "decide"]
 
-#: f counts as noisy (or quantised) when its measured noise is this many ulps
-#: of |f(x)| in x's dtype: rounding alone gives 1 to ~30 ulps on the zoo; a
-#: float32 computation under float64 x is ~5e8, a float16 one ~4e12.
-NOISY_ULPS = 1e3
 
 #: A parameter whose derivative is under this many floors of the rest's scale
 #: is named as too small to see (float64: 3.6e-12 of it; float32: 2e-3).
@@ -116,7 +112,7 @@ def _why(
     noise = p.noise.measured
     if noise is not None:
         ulps = float(np.max(noise / np.maximum(x_eps * np.abs(p.f0), np.finfo(np.float64).tiny)))
-        if ulps > NOISY_ULPS:
+        if ulps > rules.NOISY_ULPS:
             return (
                 f"f is noisy, quantised, or jumps within a few steps of x: its values near x scatter by "
                 f"{float(np.max(noise)):.3g}, {ulps:.3g} times the rounding of {p.x.dtype} "
