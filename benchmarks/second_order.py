@@ -22,7 +22,12 @@ points, the largest relative error of the estimate, and what each makes of a
 hand-written Jacobian that omits one nonzero from its pattern (scipy's
 ``check_derivative`` compares only the entries of the claimed pattern).
 
-``torch.autograd.gradgradcheck`` is compared when torch is installed.
+The backward of a backward: ``torch.autograd.gradgradcheck`` against
+``gradverify.torch.gradgradcheck`` (when torch is installed) and
+``jax.test_util.check_grads(order=2)`` against ``gradverify.jax.check(order=2)``
+(when jax is), on autograd Functions / custom_vjp rules whose first order is
+right and whose double backward is right, loses a saved intermediate, or is
+off by a small relative amount.
 
 Run:  python benchmarks/second_order.py
 """
@@ -232,13 +237,210 @@ def sparse_table() -> None:
     print(f"| {n} | gradverify dense check_jacobian | {calls[0]} | {points[0]} | | |")
 
 
+def _torch_functions(torch: Any) -> dict[str, Callable[..., Any]]:
+    """sin(x) times a scale, as autograd Functions whose first-order backward is right.
+
+    ``saved``: ``cos(x)`` saved on ``ctx`` from the forward (where nothing is
+    recorded), so the double backward treats it as a constant and loses
+    ``-sin(x)``; ``off``: the backward's value is right but its derivative in
+    x is off by ``rel`` of the second derivative (it adds ``rel * sin(x) *
+    (x - x.detach())``, zero in value).
+    """
+
+    def saved(scale: float) -> Callable[..., Any]:
+        class SinSaved(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                ctx.save_for_backward(torch.cos(x))  # an intermediate: no graph back to x
+                return scale * torch.sin(x)
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                (c,) = ctx.saved_tensors
+                return scale * g * c
+
+        return SinSaved.apply  # type: ignore[no-any-return]
+
+    def off(scale: float, rel: float) -> Callable[..., Any]:
+        class SinOff(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                ctx.save_for_backward(x)  # an input: its graph is kept, double backward is right
+                return scale * torch.sin(x)
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                (x,) = ctx.saved_tensors
+                return scale * g * (torch.cos(x) - rel * torch.sin(x) * (x - x.detach()))
+
+        return SinOff.apply  # type: ignore[no-any-return]
+
+    return {"saved": saved, "off": off, "right": lambda scale: lambda x: scale * torch.sin(x)}
+
+
 def gradgrad_table() -> None:
     try:
-        import torch  # noqa: F401
+        import torch
     except ImportError:
         print("torch is not installed: torch.autograd.gradgradcheck not compared")
         return
-    print("torch installed: see check_vjp_of_vjp in the README for the numpy equivalent")  # pragma: no cover
+    import time
+    import warnings
+
+    import gradverify.torch as gvt
+
+    make = _torch_functions(torch)
+
+    def run(tool: str, fn: Callable[..., Any], dtype: Any) -> tuple[bool, int, float]:
+        x = torch.tensor([0.3, 1.2, -0.7, 2.0], dtype=dtype, requires_grad=True)
+        f, calls = counted(fn)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns that float32 inputs are not double precision
+            if tool == "torch gradcheck":
+                ok = torch.autograd.gradcheck(f, (x,), raise_exception=False)
+            elif tool == "torch":
+                ok = torch.autograd.gradgradcheck(f, (x,), raise_exception=False)
+            else:
+                ok = gvt.gradgradcheck(f, (x,), raise_exception=False, seed=0)
+        return bool(ok), calls[0], (time.perf_counter() - start) * 1e3
+
+    alarms = {
+        (tool, scale, dtype): not run(tool, make["right"](scale), dtype)[0]
+        for tool in ("torch", "gradverify")
+        for scale in (1.0, 1e-7, 1e4)
+        for dtype in (torch.float64, torch.float32)
+    }
+
+    def word(ok: bool, right: bool, alarm: bool) -> str:
+        if right:
+            return "passes" if ok else "**false alarm**"
+        if alarm and not ok:
+            return "fails, as it fails the right f"  # not a catch: it cannot tell them apart
+        return "**misses it**" if ok else "fails (caught)"
+
+    print(f"torch {torch.__version__}; f(x) = scale * sin(x) at x = [0.3, 1.2, -0.7, 2.0]\n")
+    print(
+        "| f | dtype | double backward | torch gradcheck (first order) | torch.autograd.gradgradcheck | "
+        "gradverify.torch.gradgradcheck | calls of f (torch / gradverify) | ms (torch / gradverify) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    cases = [
+        ("sin(x)", 1.0, make["right"](1.0), "right", True),
+        ("sin(x), cos(x) saved on ctx", 1.0, make["saved"](1.0), "loses -sin(x)", False),
+        ("1e-7 sin(x), cos(x) saved on ctx", 1e-7, make["saved"](1e-7), "loses -sin(x)", False),
+        ("sin(x)", 1.0, make["off"](1.0, 1e-3), "off by 1e-3", False),
+        ("sin(x)", 1.0, make["off"](1.0, 1e-6), "off by 1e-6", False),
+        ("1e-7 sin(x)", 1e-7, make["right"](1e-7), "right", True),
+        ("1e4 sin(x)", 1e4, make["right"](1e4), "right", True),
+    ]
+    for name, scale, fn, what, right in cases:
+        for dtype in (torch.float64, torch.float32):
+            first = run("torch gradcheck", fn, dtype)[0]
+            t_ok, t_calls, t_ms = run("torch", fn, dtype)
+            g_ok, g_calls, g_ms = run("gradverify", fn, dtype)
+            t_word = word(t_ok, right, alarms["torch", scale, dtype])
+            g_word = word(g_ok, right, alarms["gradverify", scale, dtype])
+            print(
+                f"| {name} | {str(dtype).replace('torch.', '')} | {what} | {'passes' if first else 'fails'} | "
+                f"{t_word} | {g_word} | {t_calls} / {g_calls} | {t_ms:.0f} / {g_ms:.0f} |"
+            )
+    print("\nSmallest relative error of the double backward each sees (bugs of 1e-2 .. 1e-12 in sin(x) scaled):\n")
+    print("| scale | dtype | torch.autograd.gradgradcheck | gradverify.torch.gradgradcheck |")
+    print("|---|---|---|---|")
+    for scale in (1.0, 1e-7):
+        for dtype in (torch.float64, torch.float32):
+            seen = {}
+            for tool in ("torch", "gradverify"):
+                if alarms[tool, scale, dtype]:
+                    seen[tool] = "none (it fails the right f)"
+                else:
+                    seen[tool] = smallest(lambda rel: not run(tool, make["off"](scale, rel), dtype)[0])
+            print(f"| {scale:g} | {str(dtype).replace('torch.', '')} | {seen['torch']} | {seen['gradverify']} |")
+
+
+def _jax_sine(jax: Any, jnp: Any, scale: float, bug: str, rel: float = 0.0) -> Callable[..., Any]:
+    """scale * sin(x) as a custom_vjp whose bwd is right at first order; ``bug`` spoils its derivative."""
+
+    @jax.custom_vjp
+    def f(x: Any) -> Any:
+        return scale * jnp.sin(x)
+
+    def fwd(x: Any) -> Any:
+        return f(x), (jnp.cos(x), x)
+
+    def bwd(res: Any, g: Any) -> Any:
+        c, x = res
+        if bug == "saved":
+            return (scale * g * jax.lax.stop_gradient(c),)  # the residual as a constant: -sin(x) lost
+        if bug == "off":
+            return (scale * g * (c - rel * jnp.sin(x) * (x - jax.lax.stop_gradient(x))),)
+        return (scale * g * c,)
+
+    f.defvjp(fwd, bwd)
+    return f
+
+
+def jax_table() -> None:
+    try:
+        import jax
+        import jax.numpy as jnp
+        from jax.test_util import check_grads
+    except ImportError:
+        print("jax is not installed: jax.test_util.check_grads(order=2) not compared")
+        return
+    import time
+
+    import gradverify.jax as gvj
+
+    def run(tool: str, fn: Callable[..., Any], dtype: Any) -> tuple[bool, int, float]:
+        x = jnp.array([0.3, 1.2, -0.7, 2.0], dtype=dtype)
+        f, calls = counted(fn)
+        start = time.perf_counter()
+        if tool == "jax":
+            try:
+                check_grads(f, (x,), order=2, modes=("rev",))
+                ok = True
+            except AssertionError:
+                ok = False
+        else:
+            ok = gvj.check(f, x, order=2, seed=0, jit=False).ok
+        return ok, calls[0], (time.perf_counter() - start) * 1e3
+
+    print(f"jax {jax.__version__}; custom_vjp f(x) = scale * sin(x) at x = [0.3, 1.2, -0.7, 2.0]\n")
+    print(
+        "| f | dtype | second order of bwd | jax check_grads(order=2, modes=('rev',)) | gvj.check(order=2) | "
+        "calls of f (jax / gradverify) | ms (jax / gradverify) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    cases = [
+        ("sin(x)", 1.0, "right", 0.0, "right"),
+        ("sin(x)", 1.0, "saved", 0.0, "residual under stop_gradient"),
+        ("1e-7 sin(x)", 1e-7, "saved", 0.0, "residual under stop_gradient"),
+        ("sin(x)", 1.0, "off", 1e-3, "off by 1e-3"),
+        ("sin(x)", 1.0, "off", 1e-6, "off by 1e-6"),
+        ("1e-7 sin(x)", 1e-7, "right", 0.0, "right"),
+    ]
+    for dtype_name in ("float32", "float64"):
+        jax.config.update("jax_enable_x64", dtype_name == "float64")
+        try:
+            for name, scale, bug, rel, what in cases:
+                fn = _jax_sine(jax, jnp, scale, bug, rel)
+                j_ok, j_calls, j_ms = run("jax", fn, getattr(jnp, dtype_name))
+                g_ok, g_calls, g_ms = run("gradverify", fn, getattr(jnp, dtype_name))
+                right = bug == "right"
+
+                def word(ok: bool) -> str:
+                    if right:
+                        return "passes" if ok else "**false alarm**"
+                    return "**misses it**" if ok else "fails (caught)"
+
+                print(
+                    f"| {name} | {dtype_name} | {what} | {word(j_ok)} | {word(g_ok)} | {j_calls} / {g_calls} | "
+                    f"{j_ms:.0f} / {g_ms:.0f} |"
+                )
+        finally:
+            jax.config.update("jax_enable_x64", False)
 
 
 def main() -> None:
@@ -246,8 +448,10 @@ def main() -> None:
     hessian_table()
     print("\n### Sparse Jacobians (tridiagonal residual, vectorized f)\n")
     sparse_table()
-    print()
+    print("\n### The backward of a backward (torch)\n")
     gradgrad_table()
+    print("\n### The backward of a backward (JAX)\n")
+    jax_table()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from typing import Any
 from ._core.report import Report
 from ._core.validate import valid_seed
 from ._frameworks.jax_fn import MODE_NAMES, prepare
+from ._frameworks.jax_second import backward_of, second_order_report
 from ._frameworks.outputs import CallCache, combine
 from ._frameworks.run import JACOBIAN_MAX, check_outputs
 
@@ -52,8 +53,9 @@ def check(
     budget: int | None = None,
     seed: int | None = None,
     full_jacobian: bool | None = None,
+    order: int = 1,
 ) -> Report:
-    """Check JAX's derivatives of ``fn`` at ``args``.
+    """Check JAX's derivatives of ``fn`` at ``args`` (with ``order=2``, also those of its backward).
 
     Parameters
     ----------
@@ -74,6 +76,19 @@ def check(
         where compiling costs less than dispatching op by op.
     method, h, safety, mode, directions, budget, seed, full_jacobian
         As for :func:`gradverify.torch.check`.
+    order : {1, 2}
+        ``2`` checks the backward of the backward too (what
+        ``jax.test_util.check_grads(..., order=2)`` and torch's
+        ``gradgradcheck`` check): once the first order passes, the function
+        ``(args, cotangent) -> jax.vjp(fn, *args)[1](cotangent)`` is checked
+        the same way, its analytic side JAX's reverse-over-reverse and
+        forward-over-reverse, each where JAX supports it (detected and
+        noted, never an exception: a ``custom_vjp`` function has reverse
+        mode only at first order; its ``bwd`` rule is differentiated in
+        both modes at second order).
+        Its entries are named ``x[...]`` (the second-order term) and
+        ``cotangent[...]`` (the forward product); ``cotangent`` is a seeded
+        standard normal pytree like ``fn``'s output.
 
     Returns
     -------
@@ -88,11 +103,37 @@ def check(
     >>> loss = lambda params, x: jnp.sum(jnp.tanh(x @ params["dense"]["kernel"] + params["dense"]["bias"]) ** 2)
     >>> gvj.check(loss, params, jnp.arange(3.0), seed=0).ok
     True
+    >>> gvj.check(jnp.sin, jnp.array([0.3, 1.2]), order=2, seed=0).ok
+    True
     """
     __tracebackhide__ = True
-    prepared = prepare(fn, args, argnums=argnums, modes=modes, jit=jit)
     seed = valid_seed(seed)
     options = dict(method=method, h=h, safety=safety, mode=mode, directions=directions, budget=budget, seed=seed)
+    if isinstance(order, bool) or order not in (1, 2):
+        from .errors import InvalidArgument
+
+        raise InvalidArgument(f"order={order!r} must be 1 or 2 (2 also checks the backward of the backward)")
+    first = _check(fn, args, argnums, modes, jit, options, full_jacobian)
+    if order == 1 or not first.ok:
+        return second_order_report(first, None) if order == 2 else first
+    backward, point, positions, names = backward_of(fn, args, argnums, seed)
+    second = _check(backward, point, positions, "auto", jit, options, full_jacobian, names)
+    return second_order_report(first, second)
+
+
+def _check(
+    fn: Callable[..., Any],
+    args: Any,
+    argnums: Any,
+    modes: Any,
+    jit: Any,
+    options: dict[str, Any],
+    full_jacobian: bool | None,
+    names: list[str] | None = None,
+) -> Report:
+    """The first-order check of ``fn`` at ``args``: every mode it supports, every output."""
+    prepared = prepare(fn, args, argnums=argnums, modes=modes, jit=jit, arg_names=names)
+    options = dict(options, seed=valid_seed(options.get("seed")))
     cache = CallCache(prepared.forward)
     reports = []
     for n, (which, derivative) in enumerate(prepared.derivatives.items()):

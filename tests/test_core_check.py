@@ -643,3 +643,36 @@ def test_the_floor_means_the_same_in_full_and_directional_mode():
     assert directional.floor == pytest.approx(full.floor, rel=1e-6)
     scale = max(float(np.max(np.abs(v))) for v in problem.grad(problem.x0).values())
     assert full.floor >= gv.steps.FLOOR_FACTOR * gv.steps.eps(np.float64) * scale
+
+
+# -- found by 40x property runs this session ----------------------------------------------------
+
+
+def test_complex_step_is_not_vetted_on_an_f_flat_over_the_vetting_steps():
+    # the same quantised f: complex-step's imaginary step never crosses the grid, and finite
+    # differences along the vetting direction saw no change at all, yet f changes further out
+    problem = zoo.make_problem("softmax", seed=1017)
+    q = 1e-4 * abs(float(problem.f(problem.x0)))
+    f = lambda x: np.round(problem.f(x) / q) * q  # noqa: E731
+    report = gv.check_grad(f, problem.grad, problem.x0, seed=3661017)
+    assert report.method != "complex" and "quantised" in report.notes[0], str(report)
+    # a constant f is flat at every step: complex-step stays, and a zero gradient passes
+    const = gv.check_grad(lambda x: 0.0 * np.sum(x), np.zeros_like, np.ones(3), seed=0)
+    assert const.ok and const.method == "complex"
+
+
+def test_a_float32_check_of_an_f_that_computes_in_float64_uses_complex128():
+    # the float64 reference comes before the method: complex-step in complex128 resolves the
+    # float32 derivative to its own rounding (~1e-6), where complex64 resolved ~2e-5
+    problem = zoo.make_problem("logistic", seed=0)
+    x32 = ParamSpec.of(problem.x0).build(
+        [np.asarray(leaf, np.float32) for leaf in ParamSpec.of(problem.x0).leaves(problem.x0)]
+    )
+    right = gv.check_grad(problem.f, problem.grad, x32, seed=0)
+    assert right.ok and right.method == "complex" and right.reference == "float64", str(right)
+    assert right.resolution < 1e-5, str(right)
+    for rel in (1e-4, 2e-5):
+        wrong = gv.check_grad(problem.f, lambda p, rel=rel: (1 + rel) * problem.grad(p), x32, seed=0)
+        assert wrong.outcome == "failed", str(wrong)
+    same = gv.check_grad(problem.f, problem.grad, x32, seed=0, reference="same")
+    assert same.ok and same.reference is None and same.resolution > right.resolution

@@ -131,6 +131,12 @@ def test_a_blind_check_never_passes_a_bug_bigger_than_its_resolution(name, seed,
     problem = zoo.make_problem(name, seed=seed % 10_000)
     spec = ParamSpec.of(problem.x0)
     f0 = abs(float(problem.f(problem.x0)))
+    if kind == "zero" and blinder == "quantised":
+        # A grid above ~1e-6 of |f| makes f constant over each entry's step (the zoo's gradients
+        # move f by ~1e-6 |f| over a step of 6e-6), and moving all entries alike leaves softmax
+        # unchanged: f is then flat at every scale a check probes without leaving x's
+        # neighbourhood, so a zero gradient is its derivative there (as at a hinge's flat region).
+        q = min(q, 1e-7)
     f = BLINDERS[blinder](problem.f, q * max(f0, 1e-3))
     factor = {"scale": 1 + rel, "sign": -1.0, "zero": 0.0}[kind]
     bug = {"scale": rel, "sign": 2.0, "zero": 1.0}[kind]  # the bug's size relative to the gradient

@@ -465,3 +465,38 @@ def test_from_f_alone_complex_step_is_cross_checked() -> None:
     # where finite differences see the bug too, it fails
     wrong = gv.check_hessian(f, lambda x: hess(x) + np.diag([0.0, 1.0]).astype(np.float32), x, seed=0)
     assert not wrong.ok and getattr(wrong, "outcome", "failed") == "failed" and wrong.worst_index == (1, 1), str(wrong)
+
+
+# -- torch: an intermediate saved on ctx (skipped without torch) ----------------------------------------
+
+
+def test_torch_an_intermediate_saved_on_ctx_passes_gradcheck_and_fails_gradgradcheck() -> None:
+    torch = pytest.importorskip("torch", reason="gradverify[torch] not installed")
+    import gradverify.torch as gvt
+
+    def sine(save_input: bool, scale: float) -> Any:
+        class Sine(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any) -> Any:
+                # cos(x) made here has no graph back to x (forward records nothing):
+                # its double backward treats it as a constant
+                ctx.save_for_backward(x if save_input else torch.cos(x))
+                return scale * torch.sin(x)
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                (saved,) = ctx.saved_tensors
+                return scale * g * (torch.cos(saved) if save_input else saved)
+
+        return Sine.apply
+
+    x = torch.tensor([0.3, 1.2, -0.7, 2.0], dtype=torch.float64, requires_grad=True)
+    for scale in (1.0, 1e-7):
+        right, saved = sine(True, scale), sine(False, scale)
+        assert gvt.gradcheck(saved, (x,), seed=0)  # the first order is right
+        assert gvt.gradgradcheck(right, (x,), seed=0)
+        with pytest.raises(gv.GradientMismatch) as caught:
+            gvt.gradgradcheck(saved, (x,), seed=0)
+        assert caught.value.report.worst_name.startswith("inputs[0]["), str(caught.value.report)  # x, not the cotangent
+    # torch's own, with its fixed atol=1e-5, misses it once f is small
+    assert torch.autograd.gradgradcheck(sine(False, 1e-7), (x,), raise_exception=False)

@@ -110,8 +110,8 @@ def _float64_reference(
             tolerance = rules.Tolerance(rules.Tolerance.of(np.float64, safety).safety, rules.eps(np.float32))
             notes.append(
                 "float64 numerical reference: f accepted the float32 point in float64 and returned float64, so the "
-                "finite differences were taken in float64; the float32 derivative is held to them with its own "
-                "float32 rounding as the floor"
+                "numerical side worked in float64; the float32 derivative is held to it with its own float32 "
+                "rounding as the floor"
             )
             return _Work(x64, f0_64, ev64, noise, tolerance, work.evaluators + (ev64,))
         refused = f"f's values at the float64 point scatter by {ulps:.3g} ulps of float64 (it computes in float32)"
@@ -182,11 +182,16 @@ def _run(
     noise = Noise(ev, x, f0, rng)
     limit = budget if budget is not None else DEFAULT_BUDGET
     full = mode == "full" or (mode == "auto" and directions is None and 2 * x.size <= limit)
-    choice = resolve_method(method, ev, x, f0, rng, noise, tolerance, A, full=full)
-    notes = [choice.note] if choice.note else []
+    notes: list[str] = []
     work = _Work(x, f0, ev, noise, tolerance, (ev,))
-    if choice.method != "complex" and reference != "same":
+    if reference != "same":
+        # Before the method: an f that computes in float64 is estimated there,
+        # complex-step included (complex128 resolves ~1e-15 where complex64
+        # resolves ~1e-5, on a float32 derivative held to ~1e-6).
         work = _float64_reference(reference, work, f_used, spec, vectorized, kind, name, rng, safety, notes)
+    choice = resolve_method(method, work.ev, work.x, work.f0, rng, work.noise, work.tolerance, A, full=full)
+    if choice.note:
+        notes.insert(0, choice.note)
     per_entry = 2 if choice.method in ("central", "richardson") else 1
     chosen_mode = _choose_mode(mode, directions, x.size * per_entry, budget, notes)
     problem = Problem(

@@ -152,6 +152,12 @@ def _quantised(p: Problem, flat: np.ndarray) -> np.ndarray:
         return flat
     idx = np.flatnonzero(flat)
     x64 = p.x.astype(np.float64)
+    # All entries moved alike (+1), on purpose: a hinge loss or a dead ReLU
+    # in a flat region is invariant along it and stays flat (a wrong nonzero
+    # gradient there fails), where random signs leave the region at the
+    # probe's distance and would call it quantised.  The price: a quantised
+    # f invariant along all-ones (softmax of W x) looks flat too, and a zero
+    # gradient claimed for it passes (it is the derivative of that f).
     scale = np.maximum(1.0, np.abs(x64[idx]))
 
     def moved(step: float) -> np.ndarray:

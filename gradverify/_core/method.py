@@ -75,7 +75,7 @@ def resolve_method(
         ev_c = None
     if ev_c is not None:
         A_used = A if A is not None else np.zeros((x.size, len(f0)))
-        agree, d_fd, b_fd = _agrees(ev, x, f0, v, d_cs, b_cs, noise, tolerance, A_used)
+        agree, d_fd, b_fd, why = _agrees(ev, x, f0, v, d_cs, b_cs, noise, tolerance, A_used)
         murky = _murky(
             agree, noise, f0, x.dtype, d_cs, A_used.T @ (v * np.maximum(1.0, np.abs(x.astype(np.float64)))), b_fd
         )
@@ -97,7 +97,7 @@ def resolve_method(
                 "agreed with finite differences along a random direction"
             )
             return MethodChoice("complex", note if method == "auto" else None, ev_c, tried)
-        reason = (
+        reason = why or (
             f"its complex-step derivative along a random direction ({d_cs[0]:.12g}) disagrees with finite differences "
             f"({d_fd[0]:.12g} +- {b_fd[0]:.2g}): f is not analytic (abs, max/min, comparisons, np.real, a cast to "
             "float, or a special function that loses the imaginary part?)"
@@ -201,7 +201,7 @@ def _agrees(
     noise: Noise,
     tolerance: rules.Tolerance,
     A: np.ndarray,
-) -> tuple[bool, np.ndarray, np.ndarray]:
+) -> tuple[bool, np.ndarray, np.ndarray, str | None]:
     """Central differences along ``v`` (scaled as the estimators scale it) against complex-step's ``d_cs``.
 
     With ``rho(t) = D(t) - A^T u_t - (d_cs - A^T u)`` (``u_t`` the direction
@@ -210,7 +210,11 @@ def _agrees(
     complex-step off by ``delta`` leaves ``delta`` in it.  Rounding comes from
     f's noise measured along one walk: an underestimate only refuses
     complex-step (the check then uses finite differences), it never passes a
-    wrong one.  Returns (agree, the finite-difference value, its bound).
+    wrong one.  An f that does not change at all over the rungs, but does
+    further out, is quantised (a rounding to a grid that complex-step's
+    imaginary step never crosses): refused.  Returns (agree, the
+    finite-difference value, its bound, why it was refused when not plain
+    disagreement).
     """
     x64 = x.astype(np.float64)
     u = v * np.maximum(1.0, np.abs(x64))
@@ -222,6 +226,7 @@ def _agrees(
     rounding: list[np.ndarray] = []
     value = bound = np.full_like(d_cs, np.inf)
     shrinks = 0
+    flat = True
     j = 0
     while j < VET_RUNGS:
         plus, minus = (x64 + t * u).astype(x.dtype), (x64 - t * u).astype(x.dtype)
@@ -234,9 +239,10 @@ def _agrees(
             # stays inside, complex-step is not vetted (refused).
             shrinks += 1
             if shrinks > MAX_SHRINK or rho:
-                return False, d_cs + value, bound
+                return False, d_cs + value, bound, None
             t /= rules.LADDER_RATIO**2
             continue
+        flat = flat and bool(np.array_equal(fp, f0) and np.array_equal(fm, f0))
         eff = (plus.astype(np.float64) - minus.astype(np.float64)) / (2 * t)
         rho.append((fp - fm) / (2 * t) - A.T @ eff - offset)
         rounding.append(rules.ROUNDING_FACTOR["central"] * sigma / t)
@@ -244,11 +250,28 @@ def _agrees(
             value = (gain * rho[-1] - rho[-2]) / (gain - 1)
             bound = (gain * rounding[-1] + rounding[-2]) / (gain - 1) + b_cs
             if np.all(tolerance.verdict(value, 0.0, bound, np.abs(d_cs)).within):
-                return True, d_cs + value, bound
+                why = _quantised(ev, x64, x.dtype, f0, u) if flat else None
+                return why is None, d_cs + value, bound, why
             # A smaller step helps only while truncation, not rounding, is
             # what keeps the pair apart.
             if np.all(np.abs(rho[-1] - rho[-2]) <= rounding[-1] + rounding[-2]):
                 break
         t /= rules.LADDER_RATIO
         j += 1
-    return False, d_cs + value, bound
+    return False, d_cs + value, bound, None
+
+
+def _quantised(ev: Evaluator, x64: np.ndarray, dtype: np.dtype, f0: np.ndarray, u: np.ndarray) -> str | None:
+    """Why f, flat over every vetting step, is quantised (it changes further out), or None (one call)."""
+    point = (x64 + rules.QUANTUM_PROBE * u).astype(dtype)
+    try:
+        far = ev.at(point, what=f"x + {rules.QUANTUM_PROBE:g}*v (vetting complex-step)")
+    except NonFiniteValue:
+        return None  # outside f's domain: nothing learnt, and complex-step's agreement stands
+    if np.array_equal(far, f0):
+        return None  # constant along v as far as can be seen
+    return (
+        "f does not change at all along a random direction over the steps of finite differences, yet it does "
+        f"{rules.QUANTUM_PROBE:g} further out: it is quantised (an int(), a round(), a lower-precision cast?), "
+        "and complex-step's imaginary step never crosses its grid"
+    )

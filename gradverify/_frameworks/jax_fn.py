@@ -51,9 +51,18 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
 
 
-def prepare(fn: Callable[..., Any], args: Sequence[Any], *, argnums: Any, modes: Any, jit: Any) -> Prepared:
+def prepare(
+    fn: Callable[..., Any],
+    args: Sequence[Any],
+    *,
+    argnums: Any,
+    modes: Any,
+    jit: Any,
+    arg_names: Sequence[str] | None = None,
+) -> Prepared:
+    """``fn`` at ``args`` seen from gradverify; ``arg_names`` name the arguments (by default fn's parameters)."""
     label = f"fn ({getattr(fn, '__qualname__', None) or getattr(fn, '__name__', type(fn).__name__)})"
-    arg_names = _arg_names(fn, len(args))
+    arg_names = list(arg_names) if arg_names is not None else _arg_names(fn, len(args))
     chosen = _argnums(argnums, len(args))
     with_path, treedef = jax.tree_util.tree_flatten_with_path(tuple(args))
     notes: list[str] = []
