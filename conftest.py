@@ -21,4 +21,4 @@ collect_ignore = []
 if _absent("torch"):
     collect_ignore += ["gradverify/torch.py", "gradverify/_frameworks/torch_fn.py"]
 if _absent("jax"):
-    collect_ignore += ["gradverify/jax.py", "gradverify/_frameworks/jax_fn.py"]
+    collect_ignore += ["gradverify/jax.py", "gradverify/_frameworks/jax_fn.py", "gradverify/_frameworks/jax_second.py"]

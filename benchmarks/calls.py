@@ -197,8 +197,10 @@ def sensitivity_table(seeds: int) -> None:
         "central": {"method": "central"},
         "richardson": {"method": "richardson"},
         "forward": {"method": "forward"},
+        "auto, float32 only": {"reference": "same"},
         "central, float32 only": {"method": "central", "reference": "same"},
         "richardson, float32 only": {"method": "richardson", "reference": "same"},
+        "forward, float32 only": {"method": "forward", "reference": "same"},
     }
     rels = [10.0**-k for k in range(1, 8)]
     print(f"\n### float32: smallest relative error caught on all of {seeds} seeds (gradient scaled by 1 + rel)\n")

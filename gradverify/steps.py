@@ -2,7 +2,8 @@
 
 Step rule
 ---------
-Each method has a base step ``EPS ** p`` where ``EPS`` is the machine epsilon
+Each method has a base step ``EPS ** p`` (coordinate estimates in float32
+start :data:`STEP_MULTIPLIER` times above it) where ``EPS`` is the machine epsilon
 of the working dtype (float32 or float64) and ``p`` balances truncation
 against rounding for the method's order ``k``: the error of an order-``k``
 difference with step ``h`` is about ``C1 h**k + C2 EPS / h``, smallest at
@@ -40,10 +41,13 @@ __all__ = [
     "METHODS",
     "LADDER_RATIO",
     "LADDER_LENGTH",
+    "STEP_MULTIPLIER",
     "ORDER",
     "SAFETY",
     "FLOOR_FACTOR",
     "ROUNDING_FACTOR",
+    "ROUNDING_SIGMAS",
+    "KINK_ROUNDING",
     "TRUNCATION_FACTOR",
     "COMPLEX_RELATIVE",
     "DIRECTION_ROUNDING",
@@ -78,19 +82,52 @@ ORDER = {"forward": 1, "central": 2, "richardson": 4, "complex": 2}
 #: Exponent p of the base step EPS**p, from h ~ EPS**(1/(order+1)).
 _STEP_EXPONENT = {"forward": 1 / 2, "central": 1 / 3, "richardson": 1 / 5, "complex": 1.5}
 
+#: Coordinate estimates in float32 (:func:`steps_for`: the first pass, the
+#: ladders, estimate_gradient) start LADDER_RATIO times above the base step
+#: EPS**p (one rung up).  The first pass accepts an entry on its rounding bound alone, SAFETY *
+#: ROUNDING_FACTOR * noise / h, and takes its truncation at face value; the
+#: step that minimises that tolerance while truncation stays inside it is
+#: about (3 * SAFETY * ROUNDING_FACTOR)**(1/3) ~ 3.7 times EPS**(1/3) for
+#: central differences (8 times EPS**(1/2) for forward).  In float32 that is
+#: the difference between seeing a 1e-3 bug and not: Richardson caught
+#: gradient * (1 + 1e-3) on 1 of the 5 zoo problems at the rule's step and on
+#: all 5 (4 seeds each) at 4 times it, with f computing in float32
+#: (reference="same"); the ladder's best rung had been its top one.  float64
+#: keeps the rule: it resolves 1e-8, far below the bugs it must see.  Steps
+#: along directions (the vetting of complex-step, directional checks) keep
+#: the base step: at 4 times it the vetting's two rungs had not converged
+#: for x scaled by 1e-3 and refused complex-step in 22 of 80 float32 zoo
+#: problems at scaled points (17 at the base step).
+STEP_MULTIPLIER = {np.dtype(np.float32): 4.0}
+
 #: Ratio between neighbouring steps of the ladder, and how many rungs it has.
 LADDER_RATIO = 4.0
 LADDER_LENGTH = 4
 
 #: Rounding: the error of a difference quotient is ROUNDING_FACTOR * noise / h,
-#: where noise is the measured standard deviation of f's rounding noise.  The
-#: difference of two values has sqrt(2) times the noise; after the division by
-#: 2h (central) that is 0.7 noise / h per sigma, so 6 covers an 8-sigma event;
-#: the margin is there because the noise is estimated from a few points.
-#: Forward divides by h, not 2h, and shares f(x) between all entries.  Both
-#: were raised until the zoo sweep of benchmarks/bound_coverage.py showed no
-#: error above its bound.
-ROUNDING_FACTOR = {"forward": 12.0, "central": 6.0, "richardson": 6.0, "complex": 0.0}
+#: where noise is the measured standard deviation of f's rounding noise
+#: (floored at EPS * |f(x)|).  Each factor is ROUNDING_SIGMAS standard
+#: deviations of the rounding of the quotient, from the noise of f at both of
+#: its points: central (f(x+h) - f(x-h)) / 2h has sqrt(2) / 2 noise / h per
+#: sigma, forward (f(x+h) - f(x)) / h has sqrt(2) noise / h.  Richardson's
+#: combination of two central rungs scales the central factor in the ladder.
+#: Six sigmas of the noise as measured: the zoo's true float32 noise is 0.37
+#: to 0.82 EPS * |f| (f in float32 against the same f in float64 at 300
+#: points), the floor is EPS * |f|, and the walk alone (10 points) reads
+#: 0.26x to 2.5x the truth (0.1% and 99% quantiles).  Was 6 (central) and 12
+#: (forward) noise / h, i.e. 8.5 sigmas.
+ROUNDING_SIGMAS = 6.0
+ROUNDING_FACTOR = {
+    "forward": ROUNDING_SIGMAS * 2**0.5,
+    "central": ROUNDING_SIGMAS * 2**-0.5,
+    "richardson": ROUNDING_SIGMAS * 2**-0.5,
+    "complex": 0.0,
+}
+
+#: The rounding of a one-sided slope in the kink tests (right minus left
+#: slope: three points), in units of noise / h.  Kept at the value those tests
+#: were tuned with (the zoo's kinks and smooth entries at scaled points).
+KINK_ROUNDING = 24.0
 
 #: Truncation estimated by comparing two steps is an asymptotic formula; away
 #: from the asymptotic regime the next term of the error series adds to it.
@@ -101,13 +138,14 @@ TRUNCATION_FACTOR = 3.0
 #: Safety multiplies the error bound in the verdict
 #: ``|analytic - numerical| <= SAFETY * bound + floor``.  Set from the measured
 #: ratio error / bound over the zoo at random points with f scaled by
-#: 1e-8..1e8 and x by 1e-4..1e4 (``python benchmarks/bound_coverage.py
-#: --points 40``, 200 problems per dtype): in float64 the worst ratio was 0.79
-#: (every bound covered its error), so 4 is a margin of 5; in float32 the worst
-#: was 3.96 (forward differences: float32 rounding noise is estimated from few
-#: points and is lumpier), so float32 gets 8, a margin of 2.  Neither hides a
-#: bug of relative size 1e-6 (complex-step, float64) or 1e-4 (central, float64).
-SAFETY = {np.dtype(np.float64): 4.0, np.dtype(np.float32): 8.0}
+#: 1e-8..1e8 and x by 1e-4..1e4 (``python benchmarks/bound_coverage.py``):
+#: the worst ratio was 1.06 in float64 (forward) and 1.17 in float32
+#: (Richardson), most below 0.75, so 4 is a margin of 3.4 in both.  float32 had 8
+#: while forward differences undercovered by up to 6x (two rungs agreeing by
+#: coincidence, trusted as converged; _select now also judges the smallest
+#: rung by the pair above it).  Neither hides a bug of relative size 1e-6
+#: (complex-step, float64) or 1e-3 (Richardson, float32 computing in float32).
+SAFETY = {np.dtype(np.float64): 4.0, np.dtype(np.float32): 4.0}
 
 #: Floor of the verdict: FLOOR_FACTOR * EPS * (the derivative's scale), so
 #: entries that are zero up to rounding are compared at the gradient's scale.
@@ -122,9 +160,10 @@ FLOOR_FACTOR = 16.0
 #: |estimate|).  The imaginary part is computed without cancellation of the
 #: step, so it is as accurate as any other value f computes: a few ulps of the
 #: terms it is summed from, and those are at the scale of the largest entry
-#: (benchmarks/bound_coverage.py: worst complex-step error / bound 0.12 in
-#: float64, 0.14 in float32).
-COMPLEX_RELATIVE = 8.0
+#: (benchmarks/bound_coverage.py: worst complex-step error / bound 0.10 in
+#: float64, 0.11 in float32 at 8, so 8 was 10x above the worst error; 4
+#: leaves a margin of about 5 before SAFETY).
+COMPLEX_RELATIVE = 4.0
 
 #: Error of a finite-difference derivative along a direction ``u`` from the
 #: rounding of the rungs' points: ``fl(x + t u)`` differs from ``x + t u`` by
@@ -259,7 +298,8 @@ def steps_for(method: str, x: np.ndarray, h: Any = None) -> np.ndarray:
     """
     _check_method(method)
     if h is None:
-        return base_step(method, x.dtype) * np.maximum(1.0, np.abs(x.astype(np.float64)))
+        multiplier = 1.0 if method == "complex" else STEP_MULTIPLIER.get(np.dtype(x.dtype), 1.0)
+        return multiplier * base_step(method, x.dtype) * np.maximum(1.0, np.abs(x.astype(np.float64)))
     h_arr = np.asarray(h, dtype=np.float64)
     if h_arr.ndim != 0 and h_arr.size != x.size:
         raise InvalidArgument(f"h has {h_arr.size} entries, expected a scalar or one per entry of x ({x.size})")

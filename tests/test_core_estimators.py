@@ -114,7 +114,13 @@ def test_step_rule_follows_scipy_convention():
     assert steps.base_step("forward") == pytest.approx(eps**0.5)
     x = np.array([0.0, 10.0, -1e3])
     np.testing.assert_allclose(steps.steps_for("central", x), eps ** (1 / 3) * np.array([1.0, 10.0, 1e3]))
-    assert steps.base_step("central", np.float32) == pytest.approx(np.finfo(np.float32).eps ** (1 / 3))
+    eps32 = float(np.finfo(np.float32).eps)
+    assert steps.base_step("central", np.float32) == pytest.approx(eps32 ** (1 / 3))
+    # float32 coordinate steps start one ladder rung up (steps.STEP_MULTIPLIER); complex-step keeps its own
+    x32 = x.astype(np.float32)
+    np.testing.assert_allclose(steps.steps_for("central", x32), 4 * eps32 ** (1 / 3) * np.array([1.0, 10.0, 1e3]))
+    np.testing.assert_allclose(steps.steps_for("forward", x32), 4 * eps32**0.5 * np.array([1.0, 10.0, 1e3]))
+    np.testing.assert_allclose(steps.steps_for("complex", x32), eps32**1.5 * np.array([1.0, 10.0, 1e3]))
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, np.nan, np.inf])

@@ -336,6 +336,18 @@ def _select(
         above = np.take_along_axis(C, np.maximum(last - 1, 0)[None], axis=0)[0]
         at_last = np.take_along_axis(C, last[None], axis=0)[0]
         tail[has_pair] = (tail_factor * np.abs(above - at_last))[has_pair]
+        # ... and by the pair above it, scaled down by the asymptotic rate: two
+        # rungs can agree by coincidence where the error is not yet c * h**order
+        # (its terms of different order cancel between them: forward
+        # differences of a tanh network at x scaled by 4e-4 agreed to 4e-4 at
+        # two steps whose real error was 6e-3).  A rate that fast is not
+        # trusted; the pair above says what the smallest rung's error is at
+        # least, less the rounding of that pair.
+        has_three = last >= 2
+        two_up = np.take_along_axis(C, np.maximum(last - 2, 0)[None], axis=0)[0]
+        round_above = np.take_along_axis(np.broadcast_to(round_part, C.shape), np.maximum(last - 1, 0)[None], axis=0)[0]
+        predicted = np.where(has_three, np.maximum(np.abs(two_up - above) - round_above, 0.0) / gain, 0.0)
+        tail = np.fmax(tail, np.where(has_pair, tail_factor * predicted, np.nan))
         np.put_along_axis(trunc, last[None], tail[None], axis=0)
     trunc = rules.TRUNCATION_FACTOR * trunc
     err = np.where(valid, trunc + round_part, np.inf)
@@ -348,7 +360,7 @@ def _select(
     # Go on down while the two smallest rungs differ by more than the rounding
     # at the smallest: the asymptotic formula that scales their difference down
     # (by gain - 1) is only trusted once a rung below has confirmed it.
-    raw_tail = np.abs(take(C, np.maximum(last - 1, 0)) - take(C, last))
+    raw_tail = np.fmax(np.abs(take(C, np.maximum(last - 1, 0)) - take(C, last)), predicted)
     extend = np.any(raw_tail > take(round_part, last), axis=1)
     return take(C, best), take(err, best), take(steps_of, best)[:, 0], extend
 
@@ -470,7 +482,7 @@ def _ladder(
             # curvature at a smaller scale, within reach of the step), however
             # well its central estimate agrees with the rung above: go on down.
             gap = np.abs(np.array(R_rows[-2:]) - np.array(L_rows[-2:]))
-            slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * noise / np.array(H_rows[-1])[:, None]
+            slope_round = rules.KINK_ROUNDING * noise / np.array(H_rows[-1])[:, None]
             with np.errstate(invalid="ignore"):
                 slow = (gap[1] > 1.4 * gap[0] / ratio) & (gap[1] > 4 * slope_round)
             extend = extend | np.any(slow, axis=1)
@@ -508,7 +520,7 @@ def _kink_test(
     """
     jump = np.abs(R - Lft)
     with np.errstate(invalid="ignore", divide="ignore"):
-        slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * noise / Hs
+        slope_round = rules.KINK_ROUNDING * noise / Hs
         # A pair of rungs speaks when the smaller one's slopes stand clear of
         # their rounding; the deepest such pair decides.  Smooth: the gap
         # between one-sided slopes is h f'' and shrinks with h.  A kink: it

@@ -155,7 +155,7 @@ def _kink_suspects(p: Problem, est: Estimate) -> np.ndarray:
     gap = np.abs(est.right - est.left)
     scale = p.resolution_scale(est.value)
     with np.errstate(invalid="ignore", divide="ignore"):
-        slope_round = 2 * rules.ROUNDING_FACTOR["forward"] * p.noise() / est.step[:, None]
+        slope_round = rules.KINK_ROUNDING * p.noise() / est.step[:, None]
         return np.asarray(np.any((gap > rules.KINK_SUSPECT * scale) & (gap > 4 * slope_round), axis=1))
 
 
