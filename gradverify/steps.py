@@ -62,6 +62,7 @@ __all__ = [
     "SHARED_RATIO",
     "SENSITIVITY_CAP",
     "SENSITIVITY_FACTOR",
+    "SENSITIVITY_MOVES",
     "SENSITIVITY_ULPS",
     "UNRESOLVED_FRACTION",
     "Tolerance",
@@ -205,17 +206,20 @@ NOISY_ULPS = 1e3
 
 #: The analytic derivative's own conditioning.  Where an entry fails by a hair
 #: (its error below SENSITIVITY_CAP of its leaf's scale), the derivative is
-#: evaluated once more at x moved by SENSITIVITY_ULPS ulps per entry (random
-#: signs): how much it changes is how much the rounding of f's intermediate
+#: evaluated at x moved by SENSITIVITY_ULPS ulps per entry (random signs,
+#: SENSITIVITY_MOVES times): how much it changes is how much the rounding of f's intermediate
 #: values moves it (sin(M x) at |M x| ~ 50: cos of an argument known to 50 eps
 #: moves J by 1e-14, three times the floor at J's scale - a correct Jacobian
 #: failed on it).  Both sides carry such an error, so the bound grows by
 #: SENSITIVITY_FACTOR times the change; never by more than SENSITIVITY_CAP of
-#: the leaf's scale, so a bug of 1e-6 (or a kink crossed by the move) is never
-#: hidden by it.
+#: the leaf's scale, so a bug of 1e-6 in float64 or 1e-3 in float32 (or a kink
+#: crossed by the move) is never hidden by it.  float32's cap is 1e-4: a
+#: stable logsumexp of entries ~100 computes its softmax from x - max(x)
+#: known to 100 ulps, 1.4e-5 of the result.
 SENSITIVITY_ULPS = 2.0
+SENSITIVITY_MOVES = 2
 SENSITIVITY_FACTOR = 2.0
-SENSITIVITY_CAP = 1e-9
+SENSITIVITY_CAP = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-4}
 
 #: A check is *inconclusive* when, in some parameter (leaf), the smallest
 #: error it could have detected is above this fraction of that leaf's

@@ -58,7 +58,7 @@ def _by_a_hair(p: Problem, verdict: Verdict, found: _Estimates) -> bool:
     fail = _failing(verdict)
     if not fail.any():
         return False
-    hair = verdict.err[fail] <= rules.SENSITIVITY_CAP * p.floor_scale(found.N)[fail]
+    hair = verdict.err[fail] <= rules.SENSITIVITY_CAP[p.x.dtype] * p.floor_scale(found.N)[fail]
     return bool(np.all(hair | (verdict.err[fail] <= verdict.allowed[fail])))
 
 
@@ -102,7 +102,7 @@ def full_check(p: Problem) -> Report:
         p.sensitivity.measure()
         verdict = _judge(p, found)
         p.notes.append(
-            "an entry failed by a hair, so the analytic derivative was evaluated once more at x moved by "
+            f"an entry failed by a hair, so the analytic derivative was evaluated {rules.SENSITIVITY_MOVES} more times at x moved by "
             f"{rules.SENSITIVITY_ULPS:g} ulps: its change (the conditioning of f's intermediate values) is in the bound"
         )
     non_finite = ~np.all(np.isfinite(found.N), axis=1)
@@ -304,7 +304,8 @@ def _note_unresolved(p: Problem, err: np.ndarray, found: _Estimates) -> None:
     """A note on entries no step resolved (their ladders did not converge)."""
     scale = p.leaf_max(found.N)
     unresolved = found.not_converged & np.any(
-        (p.tolerance.allowed(found.B, 0.0) > rules.UNRESOLVED_FRACTION * scale) & (err > rules.UNRESOLVED_FRACTION * scale),
+        (p.tolerance.allowed(found.B, 0.0) > rules.UNRESOLVED_FRACTION * scale)
+        & (err > rules.UNRESOLVED_FRACTION * scale),
         axis=1,
     )
     if unresolved.any():
