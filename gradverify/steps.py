@@ -112,12 +112,12 @@ LADDER_LENGTH = 4
 #: its points: central (f(x+h) - f(x-h)) / 2h has sqrt(2) / 2 noise / h per
 #: sigma, forward (f(x+h) - f(x)) / h has sqrt(2) noise / h.  Richardson's
 #: combination of two central rungs scales the central factor in the ladder.
-#: Six sigmas of the noise as measured: the zoo's true float32 noise is 0.37
-#: to 0.82 EPS * |f| (f in float32 against the same f in float64 at 300
-#: points), the floor is EPS * |f|, and the walk alone (10 points) reads
-#: 0.26x to 2.5x the truth (0.1% and 99% quantiles).  Was 6 (central) and 12
-#: (forward) noise / h, i.e. 8.5 sigmas.
-#: 8.5 sigmas (central 6, forward 12 noise / h), not 6: at 6 a float32
+#: The zoo's true float32 noise is 0.37 to 0.82 EPS * |f| (f in float32
+#: against the same f in float64 at 300 points), the floor is EPS * |f|, and
+#: the walk alone (10 points) reads 0.26x to 2.5x the truth (0.1% and 99%
+#: quantiles), which suggested six sigmas.  Kept at 8.5 sigmas (central 6,
+#: forward 12 noise / h): where the walk reads the noise far too low, the
+#: margin is all there is.  At 6 a float32
 #: Hessian-vector product along t = 0, whose gradient cancels to 4e-3 from terms
 #: of 1.2, had its noise read 100x too low, the ladder went down to a step of
 #: 6e-7 and a right HVP failed by 20% (a 10x property run of
