@@ -121,7 +121,6 @@ def _float64_reference(
     return work._replace(evaluators=work.evaluators + (ev64,))
 
 
-
 def _rounds_to_float32(ev64: Evaluator, x64: np.ndarray, f0_64: np.ndarray) -> bool:
     """Whether f ignores a move of x that float32 cannot represent (so it computes from float32 x).
 
@@ -141,6 +140,7 @@ def _rounds_to_float32(ev64: Evaluator, x64: np.ndarray, f0_64: np.ndarray) -> b
     delta = 1e-3 * rules.eps(np.float32) * np.where(magnitude > 0, magnitude, typical) * weights
     moved = ev64.at(x64 + delta, what="x in float64 moved below float32's resolution (a float64 reference)")
     return bool(np.array_equal(moved, f0_64))
+
 
 METHODS_PUBLIC = ("auto",) + rules.METHODS
 
@@ -183,16 +183,14 @@ def _run(
     noise = Noise(ev, x, f0, rng)
     limit = budget if budget is not None else DEFAULT_BUDGET
     full = mode == "full" or (mode == "auto" and directions is None and 2 * x.size <= limit)
-    notes: list[str] = []
+    choice = resolve_method(method, ev, x, f0, rng, noise, tolerance, A, full=full)
+    notes = [choice.note] if choice.note else []
     work = _Work(x, f0, ev, noise, tolerance, (ev,))
-    if reference != "same":
-        # Before the method: an f that computes in float64 is estimated there,
-        # complex-step included (complex128 resolves ~1e-15 where complex64
-        # resolves ~1e-5, on a float32 derivative held to ~1e-6).
+    if choice.method != "complex" and reference != "same":
+        # Not before the method: complex-step in complex128 would hold a float32 derivative
+        # to its floor alone, and a float32 sum that cancels (db of a layer: 5 terms of 1 to
+        # 5e-3) carries 7x that; complex64's bound at the derivative's scale covers it.
         work = _float64_reference(reference, work, f_used, spec, vectorized, kind, name, rng, safety, notes)
-    choice = resolve_method(method, work.ev, work.x, work.f0, rng, work.noise, work.tolerance, A, full=full)
-    if choice.note:
-        notes.insert(0, choice.note)
     per_entry = 2 if choice.method in ("central", "richardson") else 1
     chosen_mode = _choose_mode(mode, directions, x.size * per_entry, budget, notes)
     problem = Problem(
@@ -216,9 +214,11 @@ def _run(
         dtype=str(x.dtype),
         out_groups=out_groups,
     )
-    if work.x is x:  # the derivative is evaluated where the numerical side works
-        scale = problem.floor_scale(A)
-        problem = replace(problem, sensitivity=Sensitivity(lambda point: analytic_of(out_shape, point), x, A, scale, seed))
+    # The derivative's own rounding, measured only if an entry fails by a hair: its change under
+    # moves of x by a few ulps, or, against a float64 reference, the derivative at the float64 point.
+    scale = problem.floor_scale(A)
+    sensitivity = Sensitivity(lambda point: analytic_of(out_shape, point), x, A, scale, seed, promoted=work.x is not x)
+    problem = replace(problem, sensitivity=sensitivity)
     if chosen_mode == "directional":
         from .directional import directional_check
 
@@ -592,7 +592,9 @@ def check_jacobian(
     from .sparse import sparse_route  # a sparse pattern (given, or jac's) takes the grouped check
 
     # after the arguments are checked, so a bad f, jac or option is named before jac is called
-    options = dict(method=method, h=h, safety=safety, mode=mode, directions=directions, vectorized=vectorized, seed=seed)
+    options = dict(
+        method=method, h=h, safety=safety, mode=mode, directions=directions, vectorized=vectorized, seed=seed
+    )
     routed, jac = sparse_route(f, jac, x, sparsity, options)
     if routed is not None:
         return routed
